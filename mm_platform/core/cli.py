@@ -1,0 +1,181 @@
+"""`mm-platform`: the operator's tool (dev stack, publish, inbox, replay)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from mm_platform.core.devstack import REPO_ROOT, Stack, dev_environment
+from mm_platform.core.inbox import EventInbox, Status
+from mm_platform.core.kafka import KafkaResource, KafkaUnavailableError
+from mm_platform.core.settings import Settings, SettingsError
+from mm_platform.core.sql import engine_for
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _kafka(settings: Settings) -> KafkaResource:
+    return KafkaResource(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=os.environ.get("MM_PLATFORM_KAFKA_SASL_PASSWORD"),
+        ssl_ca_location=settings.kafka_ssl_ca_location,
+    )
+
+
+def _inbox(settings: Settings) -> EventInbox:
+    inbox = EventInbox(engine_for(settings.platform_db_url))
+    inbox.create_schema()
+    return inbox
+
+
+@click.group()
+def main() -> None:
+    """mm_platform operator commands. Settings come from MM_PLATFORM_* variables (see README)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True, type=int)
+def dev(host: str, port: int) -> None:
+    """Start the embedded stack and the Dagster UI + daemon (sensors on); Ctrl-C stops it all."""
+    settings = _settings()
+    if not settings.embedded:
+        raise click.ClickException("`dev` runs the embedded stack; unset MM_PLATFORM_ENV=production")
+    stack = Stack(settings)
+    started = stack.up()
+    click.echo(f"embedded stack ready (started: {', '.join(started) or 'nothing, already running'})")
+    click.echo(f"state folder {settings.state_dir}; Dagster UI on http://{host}:{port}")
+    command = [str(Path(sys.executable).with_name("dg")), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+               "--host", host, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=dev_environment(settings), start_new_session=True)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        click.echo("stopping Dagster ...")
+        # `dg dev` shuts its webserver, daemon and code server down cleanly on SIGINT only
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        if started:
+            click.echo(f"stopping {', '.join(sorted(started))} ...")
+            stack.down(started)
+    sys.exit(process.returncode or 0)
+
+
+@main.group()
+def stack() -> None:
+    """The embedded stack (Tansu broker, moto, state folder) on its own."""
+
+
+@stack.command("up")
+def stack_up() -> None:
+    """Start the broker and moto in the background and load the sample data."""
+    settings = _settings()
+    started = Stack(settings).up()
+    click.echo(f"started: {', '.join(sorted(started)) or 'nothing (already running)'}")
+    click.echo(f"export DAGSTER_HOME={settings.dagster_home}")
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop the processes `stack up` started."""
+    stopped = Stack(_settings()).down()
+    click.echo(f"stopped: {', '.join(stopped) or 'nothing'}")
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """Which services answer, and the inbox counts by status."""
+    settings = _settings()
+    for name, up in Stack(settings).status().items():
+        click.echo(f"{name:6} {'up' if up else 'DOWN'}")
+    counts = _inbox(settings).counts()
+    click.echo("inbox  " + (", ".join(f"{s}={n}" for s, n in sorted(counts.items())) or "empty"))
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--json", "json_text", help="the message value (a JSON document)")
+@click.option("--file", "json_file", type=click.Path(exists=True, dir_okay=False), help="read the value from a file")
+@click.option("--raw", is_flag=True, help="send the value as it is, without checking it is JSON")
+@click.option("--key", default=None, help="message key")
+@click.option("--sample", type=click.Choice(["review-end"]), help="send a built-in sample event")
+def publish(topic: str, json_text: str | None, json_file: str | None, raw: bool, key: str | None,
+            sample: str | None) -> None:
+    """Publish one message to TOPIC (use '-' with --file for standard input)."""
+    from mm_platform.marathon.sample_data import review_end_event
+
+    sources = [v for v in (json_text, json_file, sample) if v]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of --json, --file or --sample")
+    if sample:
+        value = json.dumps(review_end_event())
+    elif json_file:
+        value = Path(json_file).read_text()
+    else:
+        value = json_text or ""
+    if not raw:
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"not JSON ({exc}); pass --raw to send it anyway") from exc
+    try:
+        _kafka(_settings()).produce(topic, [value.encode()], key=key)
+    except KafkaUnavailableError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"published 1 message to {topic}")
+
+
+@main.command()
+@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in Status]))
+@click.option("--topic", default=None)
+@click.option("--entity", default=None, help="entity key, e.g. project-30373282")
+@click.option("--after-id", default=0, type=int, help="keyset paging: the last id of the previous page")
+@click.option("--limit", default=50, type=int, show_default=True)
+def inbox(statuses: tuple[str, ...], topic: str | None, entity: str | None, after_id: int, limit: int) -> None:
+    """List inbox events by status (oldest first)."""
+    events = _inbox(_settings()).select(
+        statuses=[Status(s) for s in statuses] or None, topic=topic, entity_key=entity, after_id=after_id,
+        limit=limit,
+    )
+    for e in events:
+        click.echo(
+            f"{e.id:>7} {e.status.value:8} {e.topic}[{e.partition}]@{e.offset} {e.event_type or '-':22} "
+            f"{e.entity_key or '-':20} round={e.partition_key or '-'} attempts={e.attempts} {e.reason or ''}"
+        )
+    if len(events) == limit:
+        click.echo(f"-- more: --after-id {events[-1].id}")
+
+
+@main.command()
+@click.option("--topic", required=True)
+@click.option("--entity", "entities", multiple=True, help="only these entity keys (default: all)")
+@click.option("--status", "statuses", multiple=True, default=("HANDLED", "FAILED"), show_default=True,
+              type=click.Choice([s.value for s in Status]))
+def replay(topic: str, entities: tuple[str, ...], statuses: tuple[str, ...]) -> None:
+    """Put the newest event of each entity back to RETRY; the topic's retry schedule runs it again."""
+    count = _inbox(_settings()).replay(
+        topic, entity_keys=list(entities) or None, statuses=[Status(s) for s in statuses]
+    )
+    click.echo(f"{count} event(s) set to RETRY")
+
+
+if __name__ == "__main__":
+    main()

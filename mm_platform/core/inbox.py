@@ -1,0 +1,388 @@
+"""The event inbox: every consumed message, persisted once, with an ingest status.
+
+Unique on (topic, partition, offset), so a sensor tick that is re-run after a failure inserts nothing
+twice. Status moves NEW -> HANDLED / FAILED (by the run that handled it), or is set at ingest to
+IGNORED / INVALID / RETRY with a reason. `replay` puts the newest event per entity back to RETRY,
+as the Arena ACL's operators did by hand in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from dagster import ConfigurableResource
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mm_platform.core.sql import engine_for
+
+
+class Status(str, Enum):
+    NEW = "NEW"
+    HANDLED = "HANDLED"
+    RETRY = "RETRY"
+    WAITING = "WAITING"
+    FAILED = "FAILED"
+    IGNORED = "IGNORED"
+    INVALID = "INVALID"
+
+
+metadata = MetaData()
+
+event_inbox = Table(
+    "event_inbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("topic", String(249), nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("message_key", Text),
+    Column("headers", JSON),
+    Column("raw_value", LargeBinary),
+    Column("payload", JSON),
+    Column("event_type", String(100)),
+    Column("entity_key", String(200)),
+    Column("dedup_key", String(300)),
+    Column("partition_key", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("run_id", String(64)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("last_attempted", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("topic", "kafka_partition", "kafka_offset", name="uq_event_inbox_coordinates"),
+    Index("ix_event_inbox_status_id", "status", "id"),
+    Index("ix_event_inbox_entity", "topic", "entity_key", "id"),
+    Index("ix_event_inbox_dedup", "topic", "dedup_key"),
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One consumed message with the verdict of the domain's router."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: dict[str, str | None]
+    raw_value: bytes | None
+    payload: Any
+    status: Status
+    reason: str | None = None
+    event_type: str | None = None
+    entity_key: str | None = None
+    dedup_key: str | None = None
+    partition_key: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    id: int
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    payload: Any
+    event_type: str | None
+    entity_key: str | None
+    dedup_key: str | None
+    partition_key: str | None
+    status: Status
+    reason: str | None
+    attempts: int
+    run_id: str | None
+    received_at: dt.datetime
+    last_attempted: dt.datetime | None
+
+
+def _row_to_event(row: Any) -> InboxEvent:
+    return InboxEvent(
+        id=row.id,
+        topic=row.topic,
+        partition=row.kafka_partition,
+        offset=row.kafka_offset,
+        key=row.message_key,
+        payload=row.payload,
+        event_type=row.event_type,
+        entity_key=row.entity_key,
+        dedup_key=row.dedup_key,
+        partition_key=row.partition_key,
+        status=Status(row.status),
+        reason=row.reason,
+        attempts=row.attempts,
+        run_id=row.run_id,
+        received_at=row.received_at,
+        last_attempted=row.last_attempted,
+    )
+
+
+class EventInbox:
+    """Inbox operations on any SQLAlchemy engine (tested on SQLite and PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine, checkfirst=True)
+
+    def _insert_ignoring_duplicates(self, rows: list[dict[str, Any]]) -> Any:
+        dialect = self.engine.dialect.name
+        coordinates = ["topic", "kafka_partition", "kafka_offset"]
+        if dialect == "postgresql":
+            return postgresql.insert(event_inbox).values(rows).on_conflict_do_nothing(index_elements=coordinates)
+        if dialect == "sqlite":
+            return sqlite.insert(event_inbox).values(rows).on_conflict_do_nothing(index_elements=coordinates)
+        raise NotImplementedError(f"the inbox supports SQLite and PostgreSQL, not {dialect}")
+
+    def record_batch(self, events: Sequence[NewEvent]) -> list[InboxEvent]:
+        """Persist a consumed batch once and return the stored rows in the batch's order.
+
+        Messages already stored (a tick re-reading the same offsets) keep their row and status. An
+        event whose dedup_key was seen before on the topic is stored as IGNORED (duplicate of ...).
+        """
+        if not events:
+            return []
+        now = utcnow()
+        with self.engine.begin() as conn:
+            stored = self._fetch_coordinates(conn, events)
+            keys = {e.dedup_key for e in events if e.dedup_key and _coords(e) not in stored}
+            first_seen: dict[str, tuple[int, int]] = {}
+            if keys:
+                earlier = conn.execute(
+                    select(event_inbox.c.dedup_key, event_inbox.c.kafka_partition, event_inbox.c.kafka_offset)
+                    .where(event_inbox.c.topic.in_({e.topic for e in events}))
+                    .where(event_inbox.c.dedup_key.in_(keys))
+                    .order_by(event_inbox.c.id)
+                )
+                for dedup_key, partition, offset in earlier:
+                    first_seen.setdefault(dedup_key, (partition, offset))
+            rows = []
+            for e in events:
+                if _coords(e) in stored:
+                    continue
+                status, reason = e.status, e.reason
+                if e.dedup_key and status is Status.NEW:
+                    if e.dedup_key in first_seen:
+                        partition, offset = first_seen[e.dedup_key]
+                        status = Status.IGNORED
+                        reason = f"duplicate of the event at partition {partition} offset {offset}"
+                    else:
+                        first_seen[e.dedup_key] = (e.partition, e.offset)
+                rows.append(
+                    {
+                        "topic": e.topic,
+                        "kafka_partition": e.partition,
+                        "kafka_offset": e.offset,
+                        "message_key": e.key,
+                        "headers": e.headers or None,
+                        "raw_value": e.raw_value,
+                        "payload": e.payload,
+                        "event_type": e.event_type,
+                        "entity_key": e.entity_key,
+                        "dedup_key": e.dedup_key,
+                        "partition_key": e.partition_key,
+                        "status": status.value,
+                        "reason": reason,
+                        "attempts": 0,
+                        "received_at": now,
+                        "updated_at": now,
+                    }
+                )
+            for chunk_start in range(0, len(rows), 500):
+                conn.execute(self._insert_ignoring_duplicates(rows[chunk_start : chunk_start + 500]))
+            stored = self._fetch_coordinates(conn, events)
+        return [stored[_coords(e)] for e in events]
+
+    @staticmethod
+    def _fetch_coordinates(conn: Any, events: Sequence[NewEvent]) -> dict[tuple[str, int, int], InboxEvent]:
+        found: dict[tuple[str, int, int], InboxEvent] = {}
+        ranges: dict[tuple[str, int], list[int]] = {}
+        for e in events:
+            ranges.setdefault((e.topic, e.partition), []).append(e.offset)
+        for (topic, partition), offsets in ranges.items():
+            result = conn.execute(
+                select(event_inbox).where(
+                    and_(
+                        event_inbox.c.topic == topic,
+                        event_inbox.c.kafka_partition == partition,
+                        event_inbox.c.kafka_offset.between(min(offsets), max(offsets)),
+                    )
+                )
+            )
+            for row in result:
+                found[(row.topic, row.kafka_partition, row.kafka_offset)] = _row_to_event(row)
+        return found
+
+    def transition(
+        self,
+        ids: Iterable[int],
+        status: Status,
+        reason: str | None,
+        *,
+        run_id: str | None = None,
+        count_attempt: bool = False,
+        only_from: Iterable[Status] | None = None,
+    ) -> int:
+        """Set the status (and reason) of the given events; returns how many rows changed."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        now = utcnow()
+        values: dict[str, Any] = {"status": status.value, "reason": reason, "updated_at": now}
+        if run_id is not None:
+            values["run_id"] = run_id
+        if count_attempt:
+            values["attempts"] = event_inbox.c.attempts + 1
+            values["last_attempted"] = now
+        changed = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                statement = update(event_inbox).where(event_inbox.c.id.in_(ids[start : start + 500]))
+                if only_from is not None:
+                    statement = statement.where(event_inbox.c.status.in_([s.value for s in only_from]))
+                changed += conn.execute(statement.values(**values)).rowcount
+        return changed
+
+    def select(
+        self,
+        *,
+        statuses: Iterable[Status] | None = None,
+        topic: str | None = None,
+        entity_key: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[InboxEvent]:
+        """Events in id order after `after_id` (keyset paging: pass the last id of the previous page)."""
+        query = select(event_inbox).where(event_inbox.c.id > after_id)
+        if statuses is not None:
+            query = query.where(event_inbox.c.status.in_([s.value for s in statuses]))
+        if topic is not None:
+            query = query.where(event_inbox.c.topic == topic)
+        if entity_key is not None:
+            query = query.where(event_inbox.c.entity_key == entity_key)
+        with self.engine.connect() as conn:
+            return [_row_to_event(r) for r in conn.execute(query.order_by(event_inbox.c.id).limit(limit))]
+
+    def get(self, ids: Iterable[int]) -> list[InboxEvent]:
+        ids = list(ids)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(event_inbox).where(event_inbox.c.id.in_(ids)).order_by(event_inbox.c.id))
+            return [_row_to_event(r) for r in rows]
+
+    def counts(self, topic: str | None = None) -> dict[str, int]:
+        query = select(event_inbox.c.status, func.count()).group_by(event_inbox.c.status)
+        if topic is not None:
+            query = query.where(event_inbox.c.topic == topic)
+        with self.engine.connect() as conn:
+            return {status: count for status, count in conn.execute(query)}
+
+    def replay(
+        self,
+        topic: str,
+        *,
+        entity_keys: Iterable[str] | None = None,
+        statuses: Iterable[Status] = (Status.HANDLED, Status.FAILED),
+    ) -> int:
+        """Put the newest event of each entity back to RETRY (if its status is one of `statuses`),
+        so the topic's retry schedule dispatches it again. Returns the number of events replayed."""
+        newest = (
+            select(func.max(event_inbox.c.id))
+            .where(event_inbox.c.topic == topic)
+            .where(event_inbox.c.entity_key.is_not(None))
+            .group_by(event_inbox.c.entity_key)
+        )
+        if entity_keys is not None:
+            newest = newest.where(event_inbox.c.entity_key.in_(list(entity_keys)))
+        # only the newest event of an entity counts: an older one is never replayed over a newer one
+        chosen = select(event_inbox.c.id).where(
+            event_inbox.c.id.in_(newest),
+            event_inbox.c.status.in_([s.value for s in statuses]),
+        )
+        with self.engine.begin() as conn:
+            ids = [row[0] for row in conn.execute(chosen)]
+            if not ids:
+                return 0
+            conn.execute(
+                update(event_inbox)
+                .where(event_inbox.c.id.in_(ids))
+                .values(
+                    status=Status.RETRY.value,
+                    attempts=0,
+                    last_attempted=None,
+                    reason="replay requested",
+                    updated_at=utcnow(),
+                )
+            )
+        return len(ids)
+
+    def find(self, topic: str, coordinates: Iterable[tuple[int, int]]) -> list[InboxEvent]:
+        wanted = list(coordinates)
+        if not wanted:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(event_inbox)
+                .where(event_inbox.c.topic == topic)
+                .where(tuple_(event_inbox.c.kafka_partition, event_inbox.c.kafka_offset).in_(wanted))
+                .order_by(event_inbox.c.id)
+            )
+            return [_row_to_event(r) for r in rows]
+
+
+def _coords(e: NewEvent) -> tuple[str, int, int]:
+    return (e.topic, e.partition, e.offset)
+
+
+def decode_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str | None]:
+    return {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+_schema_ready: set[str] = set()
+
+
+class InboxResource(ConfigurableResource):
+    """The platform database that holds the event inbox (created on first use)."""
+
+    database_url: str
+
+    def get_inbox(self) -> EventInbox:
+        inbox = EventInbox(engine_for(self.database_url))
+        if self.database_url not in _schema_ready:
+            inbox.create_schema()
+            _schema_ready.add(self.database_url)
+        return inbox

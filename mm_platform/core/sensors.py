@@ -1,0 +1,338 @@
+"""Kafka -> inbox -> run requests, the one way events enter the platform.
+
+`make_kafka_sensor` builds a sensor that, per tick, reads a bounded batch from the offsets in its
+cursor, persists every message to the inbox with the verdict of the domain's router, adds dynamic
+partitions and requests one run per partition. Dagster stores the run requests and the new cursor
+together, and a tick that raises keeps the old cursor, so the inbox insert (idempotent on the
+message coordinates) is the only write in the sensor body.
+
+`make_inbox_retry_schedule` re-routes RETRY events (and NEW events whose dispatch was lost) and
+`make_inbox_outcome_sensors` closes the loop: the run's outcome becomes HANDLED or FAILED.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import (
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    DagsterRunStatus,
+    DynamicPartitionsDefinition,
+    RunFailureSensorContext,
+    RunRequest,
+    RunStatusSensorContext,
+    ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    run_status_sensor,
+    schedule,
+    sensor,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from mm_platform.core.inbox import (
+    EventInbox,
+    InboxEvent,
+    InboxResource,
+    NewEvent,
+    Status,
+    decode_headers,
+    utcnow,
+)
+from mm_platform.core.kafka import KafkaRecord
+
+INBOX_IDS_TAG = "mm_platform/inbox_ids"
+SOURCE_TAG = "mm_platform/source"
+
+
+class PayloadError(ValueError):
+    """Raised by a router for a payload it cannot accept; the event is stored as INVALID."""
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A router's verdict on one event."""
+
+    status: Status
+    reason: str | None = None
+    event_type: str | None = None
+    entity_key: str | None = None
+    dedup_key: str | None = None
+    partition_key: str | None = None
+
+    @classmethod
+    def run(cls, partition_key: str, *, event_type: str, entity_key: str, dedup_key: str) -> "Routing":
+        return cls(Status.NEW, None, event_type, entity_key, dedup_key, partition_key)
+
+    @classmethod
+    def ignored(cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None) -> "Routing":
+        return cls(Status.IGNORED, reason, event_type, entity_key)
+
+    @classmethod
+    def invalid(cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None) -> "Routing":
+        return cls(Status.INVALID, reason, event_type, entity_key)
+
+    @classmethod
+    def retry(cls, reason: str, *, event_type: str, entity_key: str, dedup_key: str | None = None) -> "Routing":
+        return cls(Status.RETRY, reason, event_type, entity_key, dedup_key)
+
+
+# A router maps a parsed JSON object to a Routing. It is built once per tick from the context's
+# resources, so it can look things up (read-only) in a database.
+Router = Callable[[dict[str, Any]], Routing]
+RouterFactory = Callable[[Any], Router]
+
+
+def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object in a message value, or None and the reason it is not one."""
+    if value is None:
+        return None, "empty message value (tombstone)"
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"message value is not UTF-8: {exc}"
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"malformed JSON: {exc}"
+    if not isinstance(payload, dict):
+        return None, f"expected a JSON object, got {type(payload).__name__}"
+    return payload, None
+
+
+def route_payload(router: Router, payload: dict[str, Any]) -> Routing:
+    try:
+        return router(payload)
+    except PayloadError as exc:
+        return Routing.invalid(str(exc))
+
+
+def to_new_event(record: KafkaRecord, router: Router) -> NewEvent:
+    payload, problem = parse_value(record.value)
+    routing = Routing.invalid(problem) if payload is None else route_payload(router, payload)
+    return NewEvent(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+        headers=decode_headers(record.headers),
+        raw_value=record.value,
+        payload=payload,
+        status=routing.status,
+        reason=routing.reason,
+        event_type=routing.event_type,
+        entity_key=routing.entity_key,
+        dedup_key=routing.dedup_key,
+        partition_key=routing.partition_key,
+    )
+
+
+@dataclass(frozen=True)
+class KafkaCursor:
+    offsets: dict[str, dict[int, int]]
+
+    @classmethod
+    def parse(cls, raw: str | None) -> "KafkaCursor":
+        if not raw:
+            return cls({})
+        data = json.loads(raw)
+        return cls({t: {int(p): int(o) for p, o in parts.items()} for t, parts in data["offsets"].items()})
+
+    def serialize(self) -> str:
+        return json.dumps({"offsets": {t: {str(p): o for p, o in sorted(ps.items())} for t, ps in self.offsets.items()}})
+
+
+def runs_for_events(events: Iterable[InboxEvent], source: str, run_key_suffix: str = "") -> list[RunRequest]:
+    """One run per partition key covering all its NEW events. The run key is the business identity
+    of the newest event, so a re-evaluated tick or a duplicate request launches nothing twice."""
+    by_partition: dict[str, list[InboxEvent]] = {}
+    for event in events:
+        if event.status is Status.NEW and event.partition_key is not None:
+            by_partition.setdefault(event.partition_key, []).append(event)
+    requests = []
+    for partition_key, group in sorted(by_partition.items()):
+        newest = max(group, key=lambda e: e.id)
+        identity = newest.dedup_key or f"{newest.topic}/{newest.partition}/{newest.offset}"
+        requests.append(
+            RunRequest(
+                run_key=f"{partition_key}|{identity}{run_key_suffix}",
+                partition_key=partition_key,
+                tags={INBOX_IDS_TAG: ",".join(str(e.id) for e in group), SOURCE_TAG: source},
+            )
+        )
+    return requests
+
+
+def _summary(events: Sequence[InboxEvent]) -> str:
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.status.value] = counts.get(e.status.value, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing new"
+
+
+def make_kafka_sensor(
+    *,
+    name: str,
+    topics: Sequence[str],
+    job: UnresolvedAssetJobDefinition,
+    partitions_def: DynamicPartitionsDefinition,
+    router_factory: RouterFactory,
+    required_resource_keys: set[str],
+    max_messages: int,
+    max_seconds: float,
+    minimum_interval_seconds: int,
+    description: str,
+) -> SensorDefinition:
+    @sensor(
+        name=name,
+        job=job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        required_resource_keys={"kafka", "inbox", *required_resource_keys},
+        description=description,
+    )
+    def _kafka_sensor(context: SensorEvaluationContext) -> SensorResult:
+        cursor = KafkaCursor.parse(context.cursor)
+        # raises KafkaUnavailableError when the broker is down: the tick fails, the cursor stays
+        records, next_offsets = context.resources.kafka.consume_batch(
+            topics, cursor.offsets, max_messages=max_messages, max_seconds=max_seconds
+        )
+        router = router_factory(context)
+        inbox: EventInbox = context.resources.inbox.get_inbox()
+        stored = inbox.record_batch([to_new_event(r, router) for r in records])
+        run_requests = runs_for_events(stored, source=name)
+        new_keys = sorted(
+            {
+                r.partition_key
+                for r in run_requests
+                if r.partition_key and not context.instance.has_dynamic_partition(partitions_def.name, r.partition_key)
+            }
+        )
+        summary = f"read {len(records)} message(s): {_summary(stored)}; {len(run_requests)} run request(s)"
+        context.log.info(summary)
+        return SensorResult(
+            run_requests=run_requests,
+            dynamic_partitions_requests=[partitions_def.build_add_request(new_keys)] if new_keys else [],
+            cursor=KafkaCursor(next_offsets).serialize(),
+            skip_reason=None if run_requests else summary,
+        )
+
+    return _kafka_sensor
+
+
+def make_inbox_retry_schedule(
+    *,
+    name: str,
+    topic: str,
+    job: UnresolvedAssetJobDefinition,
+    partitions_def: DynamicPartitionsDefinition,
+    router_factory: RouterFactory,
+    required_resource_keys: set[str],
+    max_attempts: int,
+    cron_schedule: str = "* * * * *",
+    stale_after: dt.timedelta = dt.timedelta(minutes=30),
+    batch_size: int = 500,
+):
+    """Re-routes RETRY events of `topic` (a replay puts events there too) and NEW events whose run
+    request was lost; gives up with FAILED after `max_attempts`."""
+
+    @schedule(
+        name=name,
+        cron_schedule=cron_schedule,
+        job=job,
+        default_status=DefaultScheduleStatus.RUNNING,
+        required_resource_keys={"inbox", *required_resource_keys},
+        description=f"Dispatches RETRY events of {topic} again once they can be routed.",
+    )
+    def _retry_schedule(context: ScheduleEvaluationContext):
+        inbox: EventInbox = context.resources.inbox.get_inbox()
+        router = router_factory(context)
+        now = utcnow()
+        candidates = inbox.select(statuses=[Status.RETRY], topic=topic, limit=batch_size)
+        candidates += [
+            e
+            for e in inbox.select(statuses=[Status.NEW], topic=topic, limit=batch_size)
+            if _as_utc(e.last_attempted or e.received_at) < now - stale_after
+        ]
+        dispatched: list[InboxEvent] = []
+        for event in candidates:
+            routing = route_payload(router, event.payload) if isinstance(event.payload, dict) else None
+            if routing is None:
+                inbox.transition([event.id], Status.INVALID, "stored payload is not a JSON object")
+            elif routing.status is Status.NEW:
+                inbox.transition([event.id], Status.NEW, "dispatched by the retry schedule", count_attempt=True)
+                dispatched.append(
+                    InboxEvent(**{**event.__dict__, "status": Status.NEW, "partition_key": routing.partition_key})
+                )
+            elif routing.status is Status.RETRY and event.attempts + 1 >= max_attempts:
+                inbox.transition(
+                    [event.id], Status.FAILED, f"gave up after {event.attempts + 1} attempts: {routing.reason}",
+                    count_attempt=True,
+                )
+            else:
+                inbox.transition([event.id], routing.status, routing.reason, count_attempt=True)
+        if not dispatched:
+            return SkipReason(f"{len(candidates)} event(s) re-routed, none ready to run")
+        keys = sorted({e.partition_key for e in dispatched if e.partition_key})
+        context.instance.add_dynamic_partitions(partitions_def.name, keys)
+        return runs_for_events(dispatched, source=name, run_key_suffix=f"|retry-{now.isoformat()}")
+
+    return _retry_schedule
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def inbox_ids_of(tags: dict[str, str]) -> list[int]:
+    raw = tags.get(INBOX_IDS_TAG, "")
+    return [int(i) for i in raw.split(",") if i.strip().isdigit()]
+
+
+def make_inbox_outcome_sensors() -> list[SensorDefinition]:
+    """Mark the inbox events a run was launched for as HANDLED or FAILED when the run ends."""
+
+    @run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        name="inbox_handled_on_run_success",
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=2,
+        description="Marks the inbox events of a successful run HANDLED.",
+    )
+    def inbox_handled_on_run_success(context: RunStatusSensorContext, inbox: InboxResource) -> None:
+        ids = inbox_ids_of(context.dagster_run.tags)
+        if ids:
+            inbox.get_inbox().transition(ids, Status.HANDLED, None, run_id=context.dagster_run.run_id, count_attempt=True)
+
+    @run_failure_sensor(
+        name="inbox_failed_on_run_failure",
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=2,
+        description="Marks the inbox events of a failed run FAILED, with the failing step and error.",
+    )
+    def inbox_failed_on_run_failure(context: RunFailureSensorContext, inbox: InboxResource) -> None:
+        ids = inbox_ids_of(context.dagster_run.tags)
+        if not ids:
+            return
+        steps = [
+            f"{e.step_key}: {e.event_specific_data.error.message.strip() if e.event_specific_data.error else ''}"
+            for e in context.get_step_failure_events()
+        ]
+        reason = "; ".join(steps) or (context.failure_event.message or "run failed")
+        inbox.get_inbox().transition(
+            ids,
+            Status.FAILED,
+            f"run {context.dagster_run.run_id} failed: {reason}"[:4000],
+            run_id=context.dagster_run.run_id,
+            count_attempt=True,
+            only_from=[Status.NEW, Status.FAILED, Status.RETRY],
+        )
+
+    return [inbox_handled_on_run_success, inbox_failed_on_run_failure]

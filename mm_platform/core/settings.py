@@ -1,0 +1,129 @@
+"""One typed settings object, read from `MM_PLATFORM_*` environment variables.
+
+Every default points at the embedded stack (`mm-platform dev`): Tansu on 127.0.0.1:19092, moto on
+127.0.0.1:4566 and SQLite files under the state folder. Production sets the Kafka, AWS and database
+variables; the asset code never changes, only what `definitions.py` binds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EMBEDDED = "embedded"
+PRODUCTION = "production"
+
+EMBEDDED_KAFKA_PORT = 19092
+EMBEDDED_MOTO_PORT = 4566
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class Topics:
+    autopilot: str = "notifications.autopilot.events"
+    rating_calculation: str = "notification.rating.calculation"
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    state_dir: Path
+    kafka_bootstrap_servers: str
+    kafka_security_protocol: str
+    kafka_sasl_mechanism: str | None
+    kafka_sasl_username: str | None
+    kafka_ssl_ca_location: str | None
+    aws_region: str
+    aws_endpoint_url: str | None
+    oltp_db_url: str
+    dw_db_url: str
+    platform_db_url: str
+    sensor_interval_seconds: int
+    sensor_max_messages: int
+    sensor_max_seconds: float
+    retry_max_attempts: int
+    topics: Topics = field(default_factory=Topics)
+
+    @property
+    def embedded(self) -> bool:
+        return self.environment == EMBEDDED
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.state_dir / "dagster_home"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(f"MM_PLATFORM_{name}")
+            return value if value not in (None, "") else default
+
+        def get_int(name: str, default: int) -> int:
+            raw = get(name, str(default))
+            try:
+                return int(raw)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise SettingsError(f"MM_PLATFORM_{name} must be an integer, got {raw!r}") from exc
+
+        def get_float(name: str, default: float) -> float:
+            raw = get(name, str(default))
+            try:
+                return float(raw)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise SettingsError(f"MM_PLATFORM_{name} must be a number, got {raw!r}") from exc
+
+        environment = (get("ENV", EMBEDDED) or EMBEDDED).lower()
+        if environment not in (EMBEDDED, PRODUCTION):
+            raise SettingsError(f"MM_PLATFORM_ENV must be {EMBEDDED!r} or {PRODUCTION!r}, got {environment!r}")
+        embedded = environment == EMBEDDED
+        state_dir = Path(get("STATE_DIR", ".mm_platform")).expanduser().resolve()  # type: ignore[arg-type]
+
+        def required_in_production(name: str, embedded_default: str) -> str:
+            value = get(name)
+            if value:
+                return value
+            if embedded:
+                return embedded_default
+            raise SettingsError(f"MM_PLATFORM_{name} is required when MM_PLATFORM_ENV=production")
+
+        settings = cls(
+            environment=environment,
+            state_dir=state_dir,
+            kafka_bootstrap_servers=required_in_production(
+                "KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{EMBEDDED_KAFKA_PORT}"
+            ),
+            kafka_security_protocol=(get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "").upper(),
+            kafka_sasl_mechanism=get("KAFKA_SASL_MECHANISM"),
+            kafka_sasl_username=get("KAFKA_SASL_USERNAME"),
+            kafka_ssl_ca_location=get("KAFKA_SSL_CA_LOCATION"),
+            aws_region=get("AWS_REGION", "us-east-1"),  # type: ignore[arg-type]
+            aws_endpoint_url=get("AWS_ENDPOINT_URL", f"http://127.0.0.1:{EMBEDDED_MOTO_PORT}" if embedded else None),
+            oltp_db_url=required_in_production("OLTP_DB_URL", _sqlite_url(state_dir / "oltp.db")),
+            dw_db_url=required_in_production("DW_DB_URL", _sqlite_url(state_dir / "dw.db")),
+            platform_db_url=required_in_production("PLATFORM_DB_URL", _sqlite_url(state_dir / "platform.db")),
+            sensor_interval_seconds=get_int("SENSOR_INTERVAL_SECONDS", 2),
+            sensor_max_messages=get_int("SENSOR_MAX_MESSAGES", 1000),
+            sensor_max_seconds=get_float("SENSOR_MAX_SECONDS", 15.0),
+            retry_max_attempts=get_int("RETRY_MAX_ATTEMPTS", 288),
+            topics=Topics(
+                autopilot=get("TOPIC_AUTOPILOT", Topics.autopilot),  # type: ignore[arg-type]
+                rating_calculation=get("TOPIC_RATING_CALCULATION", Topics.rating_calculation),  # type: ignore[arg-type]
+            ),
+        )
+        if settings.kafka_security_protocol.startswith("SASL") and not settings.kafka_sasl_mechanism:
+            raise SettingsError("MM_PLATFORM_KAFKA_SASL_MECHANISM is required with a SASL security protocol")
+        if not 0 < settings.sensor_max_seconds <= 40:
+            # Dagster kills a sensor evaluation at 60 s; leave room for the inbox write and the cursor.
+            raise SettingsError("MM_PLATFORM_SENSOR_MAX_SECONDS must be in (0, 40]")
+        return settings

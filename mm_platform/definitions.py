@@ -1,0 +1,49 @@
+"""The code location: every domain's Definitions merged, with resources bound from settings.
+
+The environment (embedded stack or production) changes only what is bound here, never asset code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dagster import Definitions, EnvVar
+
+from mm_platform.core.aws import build_aws_resources
+from mm_platform.core.inbox import InboxResource
+from mm_platform.core.kafka import KafkaResource
+from mm_platform.core.sensors import make_inbox_outcome_sensors
+from mm_platform.core.settings import Settings
+from mm_platform.core.sql import SqlDatabase
+from mm_platform.marathon.definitions import marathon_definitions
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    password = (
+        EnvVar("MM_PLATFORM_KAFKA_SASL_PASSWORD") if os.environ.get("MM_PLATFORM_KAFKA_SASL_PASSWORD") else None
+    )
+    return {
+        "kafka": KafkaResource(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            security_protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_username=settings.kafka_sasl_username,
+            sasl_password=password,
+            ssl_ca_location=settings.kafka_ssl_ca_location,
+        ),
+        "inbox": InboxResource(database_url=settings.platform_db_url),
+        "oltp_db": SqlDatabase(url=settings.oltp_db_url),
+        "dw_db": SqlDatabase(url=settings.dw_db_url),
+        **build_aws_resources(settings),
+    }
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    return Definitions.merge(
+        marathon_definitions(settings),
+        Definitions(sensors=make_inbox_outcome_sensors(), resources=build_resources(settings)),
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,82 @@
+"""Marathon member-profile assets, partitioned by round."""
+
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from mm_platform.core.sql import SqlDatabase
+from mm_platform.marathon import oltp
+from mm_platform.marathon.attendance import decide_attendance
+from mm_platform.marathon.partitions import rounds_partitions
+
+GROUP = "marathon"
+
+review_end_events = AssetSpec(
+    key=AssetKey(["marathon", "review_end_events"]),
+    group_name=GROUP,
+    kinds={"kafka"},
+    description=(
+        "Review phase END events on the autopilot topic (notifications.autopilot.events). Each one is "
+        "kept in the event inbox and starts a run of its round's chain."
+    ),
+)
+
+
+def round_id_of(context: AssetExecutionContext) -> int:
+    key = context.partition_key
+    if not key.isdigit():
+        raise Failure(description=f"partition key {key!r} is not a round id")
+    return int(key)
+
+
+def _sample(ids: list[int], limit: int = 20) -> str:
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f" … (+{len(ids) - limit})" if len(ids) > limit else "")
+
+
+@asset(
+    key=AssetKey(["marathon", "long_comp_result_attendance"]),
+    partitions_def=rounds_partitions,
+    group_name=GROUP,
+    deps=[review_end_events],
+    kinds={"sql"},
+    description=(
+        "long_comp_result.attended='Y' for every member of the round whose latest submission has a "
+        "final score (spec 9.4). Committed before anything downstream reads it."
+    ),
+)
+def long_comp_result_attendance(context: AssetExecutionContext, oltp_db: SqlDatabase) -> MaterializeResult:
+    round_id = round_id_of(context)
+    with oltp_db.get_engine().begin() as conn:
+        if not oltp.round_exists(conn, round_id):
+            raise Failure(description=f"round {round_id} is not in the OLTP database")
+        projects = oltp.projects_of_round(conn, round_id)
+        flags = oltp.attended_flags(conn, round_id)
+        decision = decide_attendance(flags, oltp.submissions_of_projects(conn, projects))
+        marked = oltp.mark_attended(conn, round_id, decision.to_mark)
+    attended_total = marked + sum(1 for flag in flags.values() if flag.strip().upper() == "Y")
+    if decision.without_result_row:
+        context.log.warning(
+            f"{len(decision.without_result_row)} final submitter(s) of round {round_id} have no "
+            f"long_comp_result row and stay unattended: {_sample(decision.without_result_row)}"
+        )
+    return MaterializeResult(
+        metadata={
+            "round_id": round_id,
+            "legacy_project_ids": MetadataValue.text(", ".join(map(str, projects)) or "none"),
+            "result_rows": len(flags),
+            "final_submitters": len(decision.final_submitters),
+            "marked_attended": marked,
+            "already_attended": len(decision.already_attended),
+            "attended_total": attended_total,
+            "final_submitters_without_result_row": len(decision.without_result_row),
+            "latest_submission_without_final_score": len(decision.latest_without_final_score),
+        }
+    )

@@ -1,0 +1,109 @@
+"""The review-END sensor and its retry schedule (spec 1.1/1.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import AssetSelection, define_asset_job, in_process_executor
+
+from mm_platform.core.sensors import (
+    PayloadError,
+    Router,
+    Routing,
+    make_inbox_retry_schedule,
+    make_kafka_sensor,
+)
+from mm_platform.core.settings import Settings
+from mm_platform.marathon import oltp
+from mm_platform.marathon.assets import long_comp_result_attendance
+from mm_platform.marathon.events import EventError, parse_phase_event
+from mm_platform.marathon.partitions import rounds_partitions
+from mm_platform.marathon.schema import MARATHON_PROJECT_CATEGORY_ID
+
+# One run per round materializes the whole chain in one process: a process per step would add
+# seconds per asset to the event-to-result latency.
+marathon_round_job = define_asset_job(
+    "marathon_round_job",
+    selection=AssetSelection.assets(long_comp_result_attendance).downstream(),
+    partitions_def=rounds_partitions,
+    executor_def=in_process_executor,
+    description="Everything downstream of a round's review END, in one in-process run.",
+)
+
+REVIEW_END = "review.end"
+
+
+def review_end_router(context: Any) -> Router:
+    """Routes autopilot phase events: Review END of a marathon project -> a run for its round."""
+    engine = context.resources.oltp_db.get_engine()
+    lookups: dict[int, tuple[int | None, int | None]] = {}
+
+    def lookup(project_id: int) -> tuple[int | None, int | None]:
+        if project_id not in lookups:
+            with engine.connect() as conn:
+                lookups[project_id] = (
+                    oltp.project_category(conn, project_id),
+                    oltp.round_for_project(conn, project_id),
+                )
+        return lookups[project_id]
+
+    def route(envelope: dict[str, Any]) -> Routing:
+        try:
+            event = parse_phase_event(envelope)
+        except EventError as exc:
+            raise PayloadError(str(exc)) from exc
+        entity = f"project-{event.project_id}"
+        if not event.is_review_end:
+            return Routing.ignored(
+                f"phase {event.phase_type} {event.state} is not Review END",
+                event_type=f"phase.{event.phase_type.lower()}.{event.state.lower()}",
+                entity_key=entity,
+            )
+        category, round_id = lookup(event.project_id)
+        if category is not None and category != MARATHON_PROJECT_CATEGORY_ID:
+            return Routing.ignored(
+                f"project {event.project_id} is not a marathon match (project_category_id {category})",
+                event_type=REVIEW_END,
+                entity_key=entity,
+            )
+        if round_id is None:
+            missing = "the project" if category is None else "the round mapping (project_info type 56)"
+            return Routing.retry(
+                f"{missing} for legacy project {event.project_id} is not in the OLTP database yet",
+                event_type=REVIEW_END,
+                entity_key=entity,
+                dedup_key=event.identity,
+            )
+        return Routing.run(str(round_id), event_type=REVIEW_END, entity_key=entity, dedup_key=event.identity)
+
+    return route
+
+
+def build_review_end_sensor(settings: Settings):
+    return make_kafka_sensor(
+        name="marathon_review_end_sensor",
+        topics=[settings.topics.autopilot],
+        job=marathon_round_job,
+        partitions_def=rounds_partitions,
+        router_factory=review_end_router,
+        required_resource_keys={"oltp_db"},
+        max_messages=settings.sensor_max_messages,
+        max_seconds=settings.sensor_max_seconds,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        description=(
+            f"Reads {settings.topics.autopilot}; a Review END of a marathon project adds its round as a "
+            "partition and runs the round's chain. Every message is kept in the event inbox."
+        ),
+    )
+
+
+def build_review_end_retry_schedule(settings: Settings):
+    return make_inbox_retry_schedule(
+        name="marathon_review_end_retry",
+        topic=settings.topics.autopilot,
+        job=marathon_round_job,
+        partitions_def=rounds_partitions,
+        router_factory=review_end_router,
+        required_resource_keys={"oltp_db"},
+        max_attempts=settings.retry_max_attempts,
+    )

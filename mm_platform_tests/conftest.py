@@ -1,0 +1,144 @@
+"""Real components for the suite: a Tansu broker, a moto server and a PostgreSQL server.
+
+PostgreSQL: MM_PLATFORM_TEST_PG_URL when given, else the server on 127.0.0.1:5432, else a throwaway
+cluster started from the installed binaries. Under CI=true a missing PostgreSQL fails the session.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from mm_platform.core.devstack import free_port, start_moto, start_tansu, stop_process
+from mm_platform.core.kafka import KafkaResource
+from mm_platform.core.sql import dispose_engine
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(logs_dir: Path) -> Iterator[str]:
+    port = free_port()
+    process = start_tansu("127.0.0.1", port, logs_dir / "tansu.log", storage_endpoint=None)
+    yield f"127.0.0.1:{port}"
+    stop_process(process.pid)
+
+
+@pytest.fixture(scope="session")
+def kafka(kafka_bootstrap: str) -> KafkaResource:
+    return KafkaResource(bootstrap_servers=kafka_bootstrap, request_timeout_seconds=5)
+
+
+@pytest.fixture
+def topic(kafka: KafkaResource) -> str:
+    name = f"test.{uuid.uuid4().hex[:10]}"
+    kafka.create_topics({name: 3})
+    return name
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(logs_dir: Path) -> Iterator[str]:
+    port = free_port()
+    process = start_moto("127.0.0.1", port, logs_dir / "moto.log")
+    yield f"http://127.0.0.1:{port}"
+    stop_process(process.pid)
+
+
+def _answers(url: str) -> bool:
+    engine = create_engine(url, connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _throwaway_cluster(root: Path) -> tuple[str, subprocess.Popen | None]:
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not binaries:
+        return "", None
+    bin_dir = Path(binaries[-1]).parent
+    data = root / "pgdata"
+    port = free_port()
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(root, "postgres")
+    subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    process = subprocess.Popen(
+        [*as_postgres, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+    for _ in range(100):
+        if _answers(url):
+            return url, process
+        subprocess.run(["sleep", "0.1"])
+    raise RuntimeError("the throwaway PostgreSQL cluster did not start")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A URL to a PostgreSQL database on a server where the suite may create databases."""
+    given = os.environ.get("MM_PLATFORM_TEST_PG_URL")
+    if given:
+        yield given
+        return
+    local = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    if _answers(local):
+        yield local
+        return
+    root = Path(tempfile.mkdtemp(prefix="mm-platform-pg-"))
+    url, process = _throwaway_cluster(root)
+    if not url:
+        message = "no PostgreSQL: set MM_PLATFORM_TEST_PG_URL or install Debian's postgresql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield url
+    if process is not None:
+        stop_process(process.pid)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    name = f"mm_platform_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    dispose_engine(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on a SQLite file and on a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        yield url
+        dispose_engine(url)
+    else:
+        yield request.getfixturevalue("pg_url")
