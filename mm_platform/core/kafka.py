@@ -7,6 +7,7 @@ call returns nothing rather than trusting the watermark.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 from dagster import ConfigurableResource
 from pydantic import Field
+
+
+# librdkafka's own log lines (connection failures while a broker is down) go to Python logging
+# instead of stderr, so they reach Dagster's captured logs.
+librdkafka_logger = logging.getLogger("mm_platform.kafka.librdkafka")
 
 
 class KafkaUnavailableError(RuntimeError):
@@ -58,7 +64,7 @@ class KafkaResource(ConfigurableResource):
             "security.protocol": self.security_protocol,
             # fail fast and loudly instead of retrying forever inside librdkafka
             "socket.connection.setup.timeout.ms": int(self.request_timeout_seconds * 1000),
-            "log_level": 3,
+            "logger": librdkafka_logger,
         }
         if self.sasl_mechanism:
             config["sasl.mechanism"] = self.sasl_mechanism
