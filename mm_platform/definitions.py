@@ -21,7 +21,9 @@ from mm_platform.marathon.definitions import marathon_definitions
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     password = (
-        EnvVar("MM_PLATFORM_KAFKA_SASL_PASSWORD") if os.environ.get("MM_PLATFORM_KAFKA_SASL_PASSWORD") else None
+        EnvVar("MM_PLATFORM_KAFKA_SASL_PASSWORD")
+        if os.environ.get("MM_PLATFORM_KAFKA_SASL_PASSWORD")
+        else None
     )
     return {
         "kafka": KafkaResource(
@@ -31,6 +33,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             sasl_username=settings.kafka_sasl_username,
             sasl_password=password,
             ssl_ca_location=settings.kafka_ssl_ca_location,
+            request_timeout_seconds=settings.kafka_timeout_seconds,
         ),
         "inbox": InboxResource(database_url=settings.platform_db_url),
         "oltp_db": SqlDatabase(url=settings.oltp_db_url),

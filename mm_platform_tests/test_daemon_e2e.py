@@ -27,15 +27,17 @@ REPO = Path(__file__).resolve().parents[1]
 ATTENDANCE = AssetKey(["marathon", "long_comp_result_attendance"])
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout: float, process: subprocess.Popen,
-             log: Path) -> object:
+def wait_for(
+    what: str, condition: Callable[[], object], timeout: float, process: subprocess.Popen, log: Path
+) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         if process.poll() is not None:
-            pytest.fail(f"the daemon exited ({process.returncode}) while waiting for {what}:\n{log.read_text()[-3000:]}")
+            tail = log.read_text()[-3000:]
+            pytest.fail(f"the daemon exited ({process.returncode}) while waiting for {what}:\n{tail}")
         time.sleep(0.25)
     pytest.fail(f"timed out after {timeout}s waiting for {what}; daemon log:\n{log.read_text()[-3000:]}")
 
@@ -61,7 +63,11 @@ def environment(kafka: KafkaResource, topic: str, tmp_path: Path) -> Iterator[di
 def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 

@@ -33,6 +33,7 @@ def _kafka(settings: Settings) -> KafkaResource:
         sasl_username=settings.kafka_sasl_username,
         sasl_password=os.environ.get("MM_PLATFORM_KAFKA_SASL_PASSWORD"),
         ssl_ca_location=settings.kafka_ssl_ca_location,
+        request_timeout_seconds=settings.kafka_timeout_seconds,
     )
 
 
@@ -59,8 +60,16 @@ def dev(host: str, port: int) -> None:
     started = stack.up()
     click.echo(f"embedded stack ready (started: {', '.join(started) or 'nothing, already running'})")
     click.echo(f"state folder {settings.state_dir}; Dagster UI on http://{host}:{port}")
-    command = [str(Path(sys.executable).with_name("dg")), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-               "--host", host, "--port", str(port)]
+    command = [
+        str(Path(sys.executable).with_name("dg")),
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=dev_environment(settings), start_new_session=True)
     try:
         process.wait()
@@ -113,12 +122,15 @@ def stack_status() -> None:
 @main.command()
 @click.argument("topic")
 @click.option("--json", "json_text", help="the message value (a JSON document)")
-@click.option("--file", "json_file", type=click.Path(exists=True, dir_okay=False), help="read the value from a file")
+@click.option(
+    "--file", "json_file", type=click.Path(exists=True, dir_okay=False), help="read the value from a file"
+)
 @click.option("--raw", is_flag=True, help="send the value as it is, without checking it is JSON")
 @click.option("--key", default=None, help="message key")
 @click.option("--sample", type=click.Choice(["review-end"]), help="send a built-in sample event")
-def publish(topic: str, json_text: str | None, json_file: str | None, raw: bool, key: str | None,
-            sample: str | None) -> None:
+def publish(
+    topic: str, json_text: str | None, json_file: str | None, raw: bool, key: str | None, sample: str | None
+) -> None:
     """Publish one message to TOPIC (use '-' with --file for standard input)."""
     from mm_platform.marathon.sample_data import review_end_event
 
@@ -149,10 +161,15 @@ def publish(topic: str, json_text: str | None, json_file: str | None, raw: bool,
 @click.option("--entity", default=None, help="entity key, e.g. project-30373282")
 @click.option("--after-id", default=0, type=int, help="keyset paging: the last id of the previous page")
 @click.option("--limit", default=50, type=int, show_default=True)
-def inbox(statuses: tuple[str, ...], topic: str | None, entity: str | None, after_id: int, limit: int) -> None:
+def inbox(
+    statuses: tuple[str, ...], topic: str | None, entity: str | None, after_id: int, limit: int
+) -> None:
     """List inbox events by status (oldest first)."""
     events = _inbox(_settings()).select(
-        statuses=[Status(s) for s in statuses] or None, topic=topic, entity_key=entity, after_id=after_id,
+        statuses=[Status(s) for s in statuses] or None,
+        topic=topic,
+        entity_key=entity,
+        after_id=after_id,
         limit=limit,
     )
     for e in events:
@@ -167,8 +184,14 @@ def inbox(statuses: tuple[str, ...], topic: str | None, entity: str | None, afte
 @main.command()
 @click.option("--topic", required=True)
 @click.option("--entity", "entities", multiple=True, help="only these entity keys (default: all)")
-@click.option("--status", "statuses", multiple=True, default=("HANDLED", "FAILED"), show_default=True,
-              type=click.Choice([s.value for s in Status]))
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    default=("HANDLED", "FAILED"),
+    show_default=True,
+    type=click.Choice([s.value for s in Status]),
+)
 def replay(topic: str, entities: tuple[str, ...], statuses: tuple[str, ...]) -> None:
     """Put the newest event of each entity back to RETRY; the topic's retry schedule runs it again."""
     count = _inbox(_settings()).replay(

@@ -7,6 +7,7 @@ can stop what `stack up` started and `dev` stops what it started itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -50,13 +51,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(host: str, port: int, what: str, process: subprocess.Popen | None, timeout: float = 30) -> None:
+def wait_for_port(
+    host: str, port: int, what: str, process: subprocess.Popen | None, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(host, port):
             return
         if process is not None and process.poll() is not None:
-            raise StackError(f"{what} exited with code {process.returncode} before listening on {host}:{port}")
+            raise StackError(
+                f"{what} exited with code {process.returncode} before listening on {host}:{port}"
+            )
         time.sleep(0.05)
     raise StackError(f"{what} did not listen on {host}:{port} within {timeout:.0f}s")
 
@@ -135,19 +140,15 @@ def stop_process(pid: int, timeout: float = 10) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap our own child, else it lingers as a zombie
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass

@@ -32,7 +32,6 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     func,
-    insert,
     select,
     tuple_,
     update,
@@ -160,7 +159,9 @@ class EventInbox:
         dialect = self.engine.dialect.name
         coordinates = ["topic", "kafka_partition", "kafka_offset"]
         if dialect == "postgresql":
-            return postgresql.insert(event_inbox).values(rows).on_conflict_do_nothing(index_elements=coordinates)
+            return (
+                postgresql.insert(event_inbox).values(rows).on_conflict_do_nothing(index_elements=coordinates)
+            )
         if dialect == "sqlite":
             return sqlite.insert(event_inbox).values(rows).on_conflict_do_nothing(index_elements=coordinates)
         raise NotImplementedError(f"the inbox supports SQLite and PostgreSQL, not {dialect}")
@@ -297,7 +298,9 @@ class EventInbox:
     def get(self, ids: Iterable[int]) -> list[InboxEvent]:
         ids = list(ids)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(event_inbox).where(event_inbox.c.id.in_(ids)).order_by(event_inbox.c.id))
+            rows = conn.execute(
+                select(event_inbox).where(event_inbox.c.id.in_(ids)).order_by(event_inbox.c.id)
+            )
             return [_row_to_event(r) for r in rows]
 
     def counts(self, topic: str | None = None) -> dict[str, int]:

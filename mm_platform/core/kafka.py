@@ -17,7 +17,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from dagster import ConfigurableResource
 from pydantic import Field
 
-
 # librdkafka's own log lines (connection failures while a broker is down) go to Python logging
 # instead of stderr, so they reach Dagster's captured logs.
 librdkafka_logger = logging.getLogger("mm_platform.kafka.librdkafka")
@@ -196,7 +195,7 @@ class KafkaResource(ConfigurableResource):
                 except BufferError:
                     producer.poll(0.1)  # local queue full: let deliveries drain
             count += 1
-        remaining = producer.flush(self.request_timeout_seconds + 5)
+        remaining = producer.flush(self.request_timeout_seconds + 2)
         if remaining or failures:
             detail = failures[0] if failures else f"{remaining} message(s) still queued"
             raise KafkaUnavailableError(
@@ -216,7 +215,9 @@ class KafkaResource(ConfigurableResource):
         missing = [t for t in wanted if t.topic not in existing]
         if not missing:
             return []
-        for name, future in admin.create_topics(missing, request_timeout=self.request_timeout_seconds).items():
+        for name, future in admin.create_topics(
+            missing, request_timeout=self.request_timeout_seconds
+        ).items():
             try:
                 future.result()
             except KafkaException as exc:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagster import (
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
-    DagsterRunStatus,
     DynamicPartitionsDefinition,
     RunFailureSensorContext,
     RunRequest,
@@ -71,15 +71,21 @@ class Routing:
         return cls(Status.NEW, None, event_type, entity_key, dedup_key, partition_key)
 
     @classmethod
-    def ignored(cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None) -> "Routing":
+    def ignored(
+        cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None
+    ) -> "Routing":
         return cls(Status.IGNORED, reason, event_type, entity_key)
 
     @classmethod
-    def invalid(cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None) -> "Routing":
+    def invalid(
+        cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None
+    ) -> "Routing":
         return cls(Status.INVALID, reason, event_type, entity_key)
 
     @classmethod
-    def retry(cls, reason: str, *, event_type: str, entity_key: str, dedup_key: str | None = None) -> "Routing":
+    def retry(
+        cls, reason: str, *, event_type: str, entity_key: str, dedup_key: str | None = None
+    ) -> "Routing":
         return cls(Status.RETRY, reason, event_type, entity_key, dedup_key)
 
 
@@ -145,7 +151,9 @@ class KafkaCursor:
         return cls({t: {int(p): int(o) for p, o in parts.items()} for t, parts in data["offsets"].items()})
 
     def serialize(self) -> str:
-        return json.dumps({"offsets": {t: {str(p): o for p, o in sorted(ps.items())} for t, ps in self.offsets.items()}})
+        return json.dumps(
+            {"offsets": {t: {str(p): o for p, o in sorted(ps.items())} for t, ps in self.offsets.items()}}
+        )
 
 
 def runs_for_events(events: Iterable[InboxEvent], source: str, run_key_suffix: str = "") -> list[RunRequest]:
@@ -211,7 +219,8 @@ def make_kafka_sensor(
             {
                 r.partition_key
                 for r in run_requests
-                if r.partition_key and not context.instance.has_dynamic_partition(partitions_def.name, r.partition_key)
+                if r.partition_key
+                and not context.instance.has_dynamic_partition(partitions_def.name, r.partition_key)
             }
         )
         summary = f"read {len(records)} message(s): {_summary(stored)}; {len(run_requests)} run request(s)"
@@ -266,13 +275,19 @@ def make_inbox_retry_schedule(
             if routing is None:
                 inbox.transition([event.id], Status.INVALID, "stored payload is not a JSON object")
             elif routing.status is Status.NEW:
-                inbox.transition([event.id], Status.NEW, "dispatched by the retry schedule", count_attempt=True)
+                inbox.transition(
+                    [event.id], Status.NEW, "dispatched by the retry schedule", count_attempt=True
+                )
                 dispatched.append(
-                    InboxEvent(**{**event.__dict__, "status": Status.NEW, "partition_key": routing.partition_key})
+                    InboxEvent(
+                        **{**event.__dict__, "status": Status.NEW, "partition_key": routing.partition_key}
+                    )
                 )
             elif routing.status is Status.RETRY and event.attempts + 1 >= max_attempts:
                 inbox.transition(
-                    [event.id], Status.FAILED, f"gave up after {event.attempts + 1} attempts: {routing.reason}",
+                    [event.id],
+                    Status.FAILED,
+                    f"gave up after {event.attempts + 1} attempts: {routing.reason}",
                     count_attempt=True,
                 )
             else:
@@ -309,7 +324,9 @@ def make_inbox_outcome_sensors() -> list[SensorDefinition]:
     def inbox_handled_on_run_success(context: RunStatusSensorContext, inbox: InboxResource) -> None:
         ids = inbox_ids_of(context.dagster_run.tags)
         if ids:
-            inbox.get_inbox().transition(ids, Status.HANDLED, None, run_id=context.dagster_run.run_id, count_attempt=True)
+            inbox.get_inbox().transition(
+                ids, Status.HANDLED, None, run_id=context.dagster_run.run_id, count_attempt=True
+            )
 
     @run_failure_sensor(
         name="inbox_failed_on_run_failure",
@@ -321,10 +338,10 @@ def make_inbox_outcome_sensors() -> list[SensorDefinition]:
         ids = inbox_ids_of(context.dagster_run.tags)
         if not ids:
             return
-        steps = [
-            f"{e.step_key}: {e.event_specific_data.error.message.strip() if e.event_specific_data.error else ''}"
-            for e in context.get_step_failure_events()
-        ]
+        steps = []
+        for failure in context.get_step_failure_events():
+            error = failure.event_specific_data.error
+            steps.append(f"{failure.step_key}: {error.message.strip() if error else 'failed'}")
         reason = "; ".join(steps) or (context.failure_event.message or "run failed")
         inbox.get_inbox().transition(
             ids,

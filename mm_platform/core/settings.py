@@ -42,6 +42,7 @@ class Settings:
     kafka_sasl_mechanism: str | None
     kafka_sasl_username: str | None
     kafka_ssl_ca_location: str | None
+    kafka_timeout_seconds: float
     aws_region: str
     aws_endpoint_url: str | None
     oltp_db_url: str
@@ -85,7 +86,9 @@ class Settings:
 
         environment = (get("ENV", EMBEDDED) or EMBEDDED).lower()
         if environment not in (EMBEDDED, PRODUCTION):
-            raise SettingsError(f"MM_PLATFORM_ENV must be {EMBEDDED!r} or {PRODUCTION!r}, got {environment!r}")
+            raise SettingsError(
+                f"MM_PLATFORM_ENV must be {EMBEDDED!r} or {PRODUCTION!r}, got {environment!r}"
+            )
         embedded = environment == EMBEDDED
         state_dir = Path(get("STATE_DIR", ".mm_platform")).expanduser().resolve()  # type: ignore[arg-type]
 
@@ -107,8 +110,11 @@ class Settings:
             kafka_sasl_mechanism=get("KAFKA_SASL_MECHANISM"),
             kafka_sasl_username=get("KAFKA_SASL_USERNAME"),
             kafka_ssl_ca_location=get("KAFKA_SSL_CA_LOCATION"),
+            kafka_timeout_seconds=get_float("KAFKA_TIMEOUT_SECONDS", 10.0),
             aws_region=get("AWS_REGION", "us-east-1"),  # type: ignore[arg-type]
-            aws_endpoint_url=get("AWS_ENDPOINT_URL", f"http://127.0.0.1:{EMBEDDED_MOTO_PORT}" if embedded else None),
+            aws_endpoint_url=get(
+                "AWS_ENDPOINT_URL", f"http://127.0.0.1:{EMBEDDED_MOTO_PORT}" if embedded else None
+            ),
             oltp_db_url=required_in_production("OLTP_DB_URL", _sqlite_url(state_dir / "oltp.db")),
             dw_db_url=required_in_production("DW_DB_URL", _sqlite_url(state_dir / "dw.db")),
             platform_db_url=required_in_production("PLATFORM_DB_URL", _sqlite_url(state_dir / "platform.db")),

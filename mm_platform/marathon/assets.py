@@ -1,6 +1,5 @@
 """Marathon member-profile assets, partitioned by round."""
 
-
 from dagster import (
     AssetExecutionContext,
     AssetKey,

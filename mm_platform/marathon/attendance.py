@@ -41,7 +41,9 @@ def latest_submissions(submissions: Iterable[Submission]) -> dict[int, Submissio
     return latest
 
 
-def decide_attendance(attended_by_coder: Mapping[int, str], submissions: Iterable[Submission]) -> AttendanceDecision:
+def decide_attendance(
+    attended_by_coder: Mapping[int, str], submissions: Iterable[Submission]
+) -> AttendanceDecision:
     """`attended_by_coder` is the round's long_comp_result: coder_id -> attended ('Y'/'N')."""
     decision = AttendanceDecision()
     for member_id, latest in sorted(latest_submissions(submissions).items()):

@@ -10,7 +10,9 @@ from mm_platform.core.settings import Settings
 
 
 def test_s3_and_dynamodb_resources_reach_the_endpoint(moto_endpoint: str, tmp_path: Path) -> None:
-    settings = Settings.from_env({"MM_PLATFORM_STATE_DIR": str(tmp_path), "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint})
+    settings = Settings.from_env(
+        {"MM_PLATFORM_STATE_DIR": str(tmp_path), "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint}
+    )
     resources = build_aws_resources(settings)
 
     s3 = resources["s3"].get_client()
@@ -24,7 +26,10 @@ def test_s3_and_dynamodb_resources_reach_the_endpoint(moto_endpoint: str, tmp_pa
     dynamodb.get_client().create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     table = dynamodb.get_table(name)

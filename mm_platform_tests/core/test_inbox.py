@@ -4,13 +4,28 @@ from mm_platform.core.inbox import EventInbox, NewEvent, Status
 from mm_platform.core.sql import engine_for
 
 
-def event(offset: int, *, status: Status = Status.NEW, entity: str | None = "project-1", dedup: str | None = None,
-          partition: int = 0, topic: str = "t") -> NewEvent:
+def event(
+    offset: int,
+    *,
+    status: Status = Status.NEW,
+    entity: str | None = "project-1",
+    dedup: str | None = None,
+    partition: int = 0,
+    topic: str = "t",
+) -> NewEvent:
     return NewEvent(
-        topic=topic, partition=partition, offset=offset, key=None, headers={"h": "v"},
-        raw_value=b'{"a": 1}', payload={"a": 1, "offset": offset}, status=status,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=None,
+        headers={"h": "v"},
+        raw_value=b'{"a": 1}',
+        payload={"a": 1, "offset": offset},
+        status=status,
         reason=None if status is Status.NEW else f"{status.value.lower()} reason",
-        event_type="review.end", entity_key=entity, dedup_key=dedup if dedup is not None else f"e{offset}",
+        event_type="review.end",
+        entity_key=entity,
+        dedup_key=dedup if dedup is not None else f"e{offset}",
         partition_key="990101" if status is Status.NEW else None,
     )
 
@@ -47,7 +62,9 @@ def test_a_stored_status_wins_over_a_re_read(db_url: str) -> None:
 def test_duplicate_business_events_are_ignored_with_a_reason(db_url: str) -> None:
     inbox = make_inbox(db_url)
     inbox.record_batch([event(0, dedup="same")])
-    later = inbox.record_batch([event(1, dedup="same"), event(2, dedup="same", partition=1), event(3, dedup="other")])
+    later = inbox.record_batch(
+        [event(1, dedup="same"), event(2, dedup="same", partition=1), event(3, dedup="other")]
+    )
     assert [e.status for e in later] == [Status.IGNORED, Status.IGNORED, Status.NEW]
     assert later[0].reason == "duplicate of the event at partition 0 offset 0"
     # duplicates inside one batch too
@@ -73,7 +90,9 @@ def test_transition_can_be_limited_to_current_statuses(db_url: str) -> None:
     inbox = make_inbox(db_url)
     a, b = inbox.record_batch([event(0), event(1)])
     inbox.transition([a.id], Status.HANDLED, None)
-    changed = inbox.transition([a.id, b.id], Status.FAILED, "boom", only_from=[Status.NEW], count_attempt=True)
+    changed = inbox.transition(
+        [a.id, b.id], Status.FAILED, "boom", only_from=[Status.NEW], count_attempt=True
+    )
     assert changed == 1
     assert [(e.status, e.reason, e.attempts) for e in inbox.get([a.id, b.id])] == [
         (Status.HANDLED, None, 0),
@@ -85,15 +104,23 @@ def test_transition_can_be_limited_to_current_statuses(db_url: str) -> None:
 def test_replay_puts_the_newest_event_per_entity_back_to_retry(db_url: str) -> None:
     inbox = make_inbox(db_url)
     rows = inbox.record_batch(
-        [event(0, entity="project-1"), event(1, entity="project-1"), event(2, entity="project-2"),
-         event(3, entity="project-3")]
+        [
+            event(0, entity="project-1"),
+            event(1, entity="project-1"),
+            event(2, entity="project-2"),
+            event(3, entity="project-3"),
+        ]
     )
     inbox.transition([r.id for r in rows[:3]], Status.HANDLED, None, count_attempt=True)
     inbox.transition([rows[3].id], Status.FAILED, "boom", count_attempt=True)
     assert inbox.replay("t", entity_keys=["project-1", "project-2"]) == 2
     by_offset = {e.offset: e for e in inbox.get(r.id for r in rows)}
     assert by_offset[0].status is Status.HANDLED  # only the newest of project-1
-    assert (by_offset[1].status, by_offset[1].attempts, by_offset[1].reason) == (Status.RETRY, 0, "replay requested")
+    assert (by_offset[1].status, by_offset[1].attempts, by_offset[1].reason) == (
+        Status.RETRY,
+        0,
+        "replay requested",
+    )
     assert by_offset[2].status is Status.RETRY
     assert by_offset[3].status is Status.FAILED
     # project-1's newest event is pending again, so its older HANDLED event is not replayed

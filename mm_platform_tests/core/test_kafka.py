@@ -8,7 +8,9 @@ from mm_platform.core.devstack import free_port
 from mm_platform.core.kafka import KafkaResource, KafkaUnavailableError
 
 
-def test_consume_batch_reads_from_explicit_offsets_and_returns_next_offsets(kafka: KafkaResource, topic: str) -> None:
+def test_consume_batch_reads_from_explicit_offsets_and_returns_next_offsets(
+    kafka: KafkaResource, topic: str
+) -> None:
     kafka.produce(topic, [json.dumps({"i": i}) for i in range(30)], key="same-key")  # one partition
     records, offsets = kafka.consume_batch([topic], {}, max_messages=1000, max_seconds=10)
     assert [json.loads(r.value)["i"] for r in records] == list(range(30))
@@ -19,7 +21,9 @@ def test_consume_batch_reads_from_explicit_offsets_and_returns_next_offsets(kafk
     more, after = kafka.consume_batch([topic], offsets, max_messages=1000, max_seconds=5)
     assert more == [] and after == offsets
 
-    part, offsets_part = kafka.consume_batch([topic], {topic: {partition: 25}}, max_messages=1000, max_seconds=5)
+    part, offsets_part = kafka.consume_batch(
+        [topic], {topic: {partition: 25}}, max_messages=1000, max_seconds=5
+    )
     assert [r.offset for r in part] == [25, 26, 27, 28, 29]
     assert offsets_part[topic][partition] == 30
 

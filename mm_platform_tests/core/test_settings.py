@@ -21,25 +21,30 @@ def test_defaults_point_at_the_embedded_stack(tmp_path: Path) -> None:
 def test_production_requires_real_endpoints() -> None:
     with pytest.raises(SettingsError, match="MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS is required"):
         Settings.from_env({"MM_PLATFORM_ENV": "production"})
-    s = Settings.from_env({
-        "MM_PLATFORM_ENV": "production",
-        "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": "b-1.msk:9096",
-        "MM_PLATFORM_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
-        "MM_PLATFORM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "MM_PLATFORM_OLTP_DB_URL": "postgresql+psycopg2://u@oltp/db",
-        "MM_PLATFORM_DW_DB_URL": "postgresql+psycopg2://u@dw/db",
-        "MM_PLATFORM_PLATFORM_DB_URL": "postgresql+psycopg2://u@platform/db",
-    })
+    s = Settings.from_env(
+        {
+            "MM_PLATFORM_ENV": "production",
+            "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": "b-1.msk:9096",
+            "MM_PLATFORM_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+            "MM_PLATFORM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "MM_PLATFORM_OLTP_DB_URL": "postgresql+psycopg2://u@oltp/db",
+            "MM_PLATFORM_DW_DB_URL": "postgresql+psycopg2://u@dw/db",
+            "MM_PLATFORM_PLATFORM_DB_URL": "postgresql+psycopg2://u@platform/db",
+        }
+    )
     assert s.aws_endpoint_url is None  # real AWS
     assert s.kafka_security_protocol == "SASL_SSL"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"MM_PLATFORM_ENV": "staging"}, "MM_PLATFORM_ENV must be"),
-    ({"MM_PLATFORM_SENSOR_MAX_MESSAGES": "many"}, "MM_PLATFORM_SENSOR_MAX_MESSAGES must be an integer"),
-    ({"MM_PLATFORM_SENSOR_MAX_SECONDS": "55"}, r"must be in \(0, 40\]"),
-    ({"MM_PLATFORM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "MM_PLATFORM_KAFKA_SASL_MECHANISM is required"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MM_PLATFORM_ENV": "staging"}, "MM_PLATFORM_ENV must be"),
+        ({"MM_PLATFORM_SENSOR_MAX_MESSAGES": "many"}, "MM_PLATFORM_SENSOR_MAX_MESSAGES must be an integer"),
+        ({"MM_PLATFORM_SENSOR_MAX_SECONDS": "55"}, r"must be in \(0, 40\]"),
+        ({"MM_PLATFORM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "MM_PLATFORM_KAFKA_SASL_MECHANISM is required"),
+    ],
+)
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)

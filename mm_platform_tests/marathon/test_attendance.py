@@ -54,8 +54,12 @@ def test_equal_creation_times_pick_the_same_submission_whatever_the_order() -> N
     assert latest_submissions([b, a])[1].submission_id == "b"
 
 
-@given(st.lists(st.tuples(st.integers(1, 8), st.integers(0, 50), st.one_of(st.none(), st.floats(0, 100))),
-                max_size=60), st.randoms())
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 8), st.integers(0, 50), st.one_of(st.none(), st.floats(0, 100))), max_size=60
+    ),
+    st.randoms(),
+)
 def test_decision_does_not_depend_on_row_order(rows, rnd: random.Random) -> None:
     submissions = [sub(m, h, f, sid=f"s{i}") for i, (m, h, f) in enumerate(rows)]
     flags = {m: "N" for m in range(1, 6)}

@@ -55,14 +55,22 @@ class Platform:
         return inbox
 
     def publish(self, *values: dict | str | bytes) -> None:
-        encoded = [v if isinstance(v, bytes) else (v if isinstance(v, str) else json.dumps(v)).encode()
-                   for v in values]
+        encoded = [
+            v if isinstance(v, bytes) else (v if isinstance(v, str) else json.dumps(v)).encode()
+            for v in values
+        ]
         self.kafka.produce(self.topic, encoded, key="autopilot")
 
     def tick(self):
         """One sensor evaluation as the daemon does it: requests, partitions and the new cursor."""
         sensor = self.defs.get_repository_def().get_sensor_def(SENSOR)
-        context = build_sensor_context(instance=self.instance, instance_ref=self.instance.get_ref(), cursor=self.cursor, resources=self.defs.resources, definitions=self.defs)
+        context = build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),
+            cursor=self.cursor,
+            resources=self.defs.resources,
+            definitions=self.defs,
+        )
         result = sensor.evaluate_tick(context)
         for request in result.dynamic_partitions_requests or []:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -73,7 +81,10 @@ class Platform:
         """Execute a requested run in process, then let the outcome sensors update the inbox."""
         job = self.defs.resolve_job_def(JOB)
         result = job.execute_in_process(
-            instance=self.instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
+            instance=self.instance,
+            partition_key=request.partition_key,
+            tags=request.tags,
+            raise_on_error=False,
         )
         if result.success:
             sensor = self.defs.get_repository_def().get_sensor_def("inbox_handled_on_run_success")
@@ -82,8 +93,11 @@ class Platform:
             sensor = self.defs.get_repository_def().get_sensor_def("inbox_failed_on_run_failure")
             event = result.get_run_failure_event()
         context = build_run_status_sensor_context(
-            sensor_name=sensor.name, dagster_event=event, dagster_instance=self.instance,
-            dagster_run=result.dagster_run, resources={"inbox": self.defs.resources["inbox"]},
+            sensor_name=sensor.name,
+            dagster_event=event,
+            dagster_instance=self.instance,
+            dagster_run=result.dagster_run,
+            resources={"inbox": self.defs.resources["inbox"]},
         )
         sensor(context)
         return result
@@ -93,22 +107,27 @@ class Platform:
 
     def attended(self) -> dict[int, str]:
         with engine_for(self.settings.oltp_db_url).connect() as conn:
-            rows = conn.execute(select(long_comp_result.c.coder_id, long_comp_result.c.attended)
-                                .where(long_comp_result.c.round_id == SAMPLE_ROUND_ID))
+            rows = conn.execute(
+                select(long_comp_result.c.coder_id, long_comp_result.c.attended).where(
+                    long_comp_result.c.round_id == SAMPLE_ROUND_ID
+                )
+            )
             return dict(rows.all())
 
 
 @pytest.fixture
 def platform(kafka: KafkaResource, topic: str, db_url: str, tmp_path: Path) -> Iterator[Platform]:
     """The code location bound to the test broker, with OLTP and inbox in `db_url` (SQLite or PG)."""
-    settings = Settings.from_env({
-        "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
-        "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "MM_PLATFORM_TOPIC_AUTOPILOT": topic,
-        "MM_PLATFORM_OLTP_DB_URL": db_url,
-        "MM_PLATFORM_PLATFORM_DB_URL": db_url,
-        "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
-    })
+    settings = Settings.from_env(
+        {
+            "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
+            "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "MM_PLATFORM_TOPIC_AUTOPILOT": topic,
+            "MM_PLATFORM_OLTP_DB_URL": db_url,
+            "MM_PLATFORM_PLATFORM_DB_URL": db_url,
+            "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
+        }
+    )
     load_sample_data(settings.oltp_db_url)
     with instance_for_test() as instance:
         yield Platform(settings, build_definitions(settings), instance, kafka, topic)
@@ -124,7 +143,11 @@ def test_review_end_marks_final_submitters_attended(platform: Platform) -> None:
     assert request.partition_key == str(SAMPLE_ROUND_ID)
     assert platform.instance.get_dynamic_partitions("marathon_round") == [str(SAMPLE_ROUND_ID)]
     [event] = platform.events()
-    assert (event.status, event.event_type, event.entity_key) == (Status.NEW, "review.end", f"project-{SAMPLE_PROJECT_ID}")
+    assert (event.status, event.event_type, event.entity_key) == (
+        Status.NEW,
+        "review.end",
+        f"project-{SAMPLE_PROJECT_ID}",
+    )
     assert request.tags[INBOX_IDS_TAG] == str(event.id)
     assert event.payload == review_end_event()  # the payload stays in the inbox, not in run config
 
@@ -150,7 +173,9 @@ def test_review_end_marks_final_submitters_attended(platform: Platform) -> None:
 
     # re-materializing changes nothing
     again = platform.run(request)
-    metadata = {k: v.value for k, v in again.get_asset_materialization_events()[0].materialization.metadata.items()}
+    metadata = {
+        k: v.value for k, v in again.get_asset_materialization_events()[0].materialization.metadata.items()
+    }
     assert metadata["marked_attended"] == 0 and metadata["already_attended"] == len(expected_attended)
     assert platform.attended() == after
 
@@ -203,13 +228,19 @@ def test_bad_and_irrelevant_events_are_kept_with_reasons_and_good_ones_still_flo
     assert got[5] == (Status.INVALID, "payload.projectId must be an integer, got 'thirty'")
     assert got[6] == (Status.IGNORED, "phase Submission END is not Review END")
     assert got[7] == (Status.IGNORED, "phase Review START is not Review END")
-    assert got[8] == (Status.IGNORED, f"project {NON_MARATHON_PROJECT_ID} is not a marathon match (project_category_id 1)")
+    assert got[8] == (
+        Status.IGNORED,
+        f"project {NON_MARATHON_PROJECT_ID} is not a marathon match (project_category_id 1)",
+    )
     assert got[9] == (
         Status.RETRY,
-        f"the round mapping (project_info type 56) for legacy project {UNMAPPED_MARATHON_PROJECT_ID} is not in the "
-        "OLTP database yet",
+        f"the round mapping (project_info type 56) for legacy project {UNMAPPED_MARATHON_PROJECT_ID} "
+        "is not in the OLTP database yet",
     )
-    assert got[10] == (Status.RETRY, "the project for legacy project 99999999 is not in the OLTP database yet")
+    assert got[10] == (
+        Status.RETRY,
+        "the project for legacy project 99999999 is not in the OLTP database yet",
+    )
     assert got[11] == (Status.NEW, None)  # case-insensitive review/end
     [request] = result.run_requests
     assert request.partition_key == str(SAMPLE_ROUND_ID)
@@ -224,9 +255,10 @@ def test_unmapped_project_is_retried_by_the_schedule_once_its_round_exists(platf
 
     def retry_tick():
         context = build_schedule_context(
-                instance=platform.instance, resources=platform.defs.resources,
-                repository_def=platform.defs.get_repository_def(),
-            )
+            instance=platform.instance,
+            resources=platform.defs.resources,
+            repository_def=platform.defs.get_repository_def(),
+        )
         return schedule.evaluate_tick(context)
 
     still_missing = retry_tick()
@@ -236,9 +268,13 @@ def test_unmapped_project_is_retried_by_the_schedule_once_its_round_exists(platf
 
     # the legacy processor writes the mapping of the project to the sample round
     with engine_for(platform.settings.oltp_db_url).begin() as conn:
-        conn.execute(insert(project_info).values(project_id=UNMAPPED_MARATHON_PROJECT_ID,
-                                                 project_info_type_id=ROUND_MAPPING_INFO_TYPE_ID,
-                                                 value=str(SAMPLE_ROUND_ID)))
+        conn.execute(
+            insert(project_info).values(
+                project_id=UNMAPPED_MARATHON_PROJECT_ID,
+                project_info_type_id=ROUND_MAPPING_INFO_TYPE_ID,
+                value=str(SAMPLE_ROUND_ID),
+            )
+        )
     dispatched = retry_tick()
     [request] = dispatched.run_requests
     assert request.partition_key == str(SAMPLE_ROUND_ID)
@@ -250,23 +286,28 @@ def test_unmapped_project_is_retried_by_the_schedule_once_its_round_exists(platf
 
 
 def test_retry_gives_up_after_max_attempts(platform: Platform, tmp_path: Path) -> None:
-    settings = Settings.from_env({
-        "MM_PLATFORM_STATE_DIR": str(tmp_path / "s2"),
-        "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": platform.kafka.bootstrap_servers,
-        "MM_PLATFORM_TOPIC_AUTOPILOT": platform.topic,
-        "MM_PLATFORM_OLTP_DB_URL": platform.settings.oltp_db_url,
-        "MM_PLATFORM_PLATFORM_DB_URL": platform.settings.platform_db_url,
-        "MM_PLATFORM_RETRY_MAX_ATTEMPTS": "2",
-    })
+    settings = Settings.from_env(
+        {
+            "MM_PLATFORM_STATE_DIR": str(tmp_path / "s2"),
+            "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": platform.kafka.bootstrap_servers,
+            "MM_PLATFORM_TOPIC_AUTOPILOT": platform.topic,
+            "MM_PLATFORM_OLTP_DB_URL": platform.settings.oltp_db_url,
+            "MM_PLATFORM_PLATFORM_DB_URL": platform.settings.platform_db_url,
+            "MM_PLATFORM_RETRY_MAX_ATTEMPTS": "2",
+        }
+    )
     platform.defs = build_definitions(settings)
     platform.publish(review_end_event(project_id=99999999))
     platform.tick()
     schedule = platform.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
     for _ in range(3):
-        schedule.evaluate_tick(build_schedule_context(
-                instance=platform.instance, resources=platform.defs.resources,
+        schedule.evaluate_tick(
+            build_schedule_context(
+                instance=platform.instance,
+                resources=platform.defs.resources,
                 repository_def=platform.defs.get_repository_def(),
-            ))
+            )
+        )
     [event] = platform.events()
     assert event.status is Status.FAILED
     assert event.reason.startswith("gave up after 2 attempts: the project for legacy project 99999999")
@@ -301,18 +342,28 @@ def test_a_tick_that_is_evaluated_again_requests_the_same_run(platform: Platform
 
 def test_broker_down_fails_the_tick_and_keeps_the_cursor(platform: Platform, tmp_path: Path) -> None:
     platform.publish(review_end_event())
-    settings = Settings.from_env({
-        "MM_PLATFORM_STATE_DIR": str(tmp_path / "s3"),
-        "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
-        "MM_PLATFORM_TOPIC_AUTOPILOT": platform.topic,
-        "MM_PLATFORM_OLTP_DB_URL": platform.settings.oltp_db_url,
-        "MM_PLATFORM_PLATFORM_DB_URL": platform.settings.platform_db_url,
-    })
+    settings = Settings.from_env(
+        {
+            "MM_PLATFORM_STATE_DIR": str(tmp_path / "s3"),
+            "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+            "MM_PLATFORM_KAFKA_TIMEOUT_SECONDS": "2",
+            "MM_PLATFORM_TOPIC_AUTOPILOT": platform.topic,
+            "MM_PLATFORM_OLTP_DB_URL": platform.settings.oltp_db_url,
+            "MM_PLATFORM_PLATFORM_DB_URL": platform.settings.platform_db_url,
+        }
+    )
     down = build_definitions(settings)
     sensor = down.get_repository_def().get_sensor_def(SENSOR)
-    with pytest.raises(Exception, match="Kafka at 127.0.0.1:1 is unreachable"):
-        sensor.evaluate_tick(build_sensor_context(
-            instance=platform.instance, instance_ref=platform.instance.get_ref(), cursor=platform.cursor, resources=down.resources, definitions=down))
+    with pytest.raises(Exception, match=r"Kafka at 127\.0\.0\.1:1 is unreachable"):
+        sensor.evaluate_tick(
+            build_sensor_context(
+                instance=platform.instance,
+                instance_ref=platform.instance.get_ref(),
+                cursor=platform.cursor,
+                resources=down.resources,
+                definitions=down,
+            )
+        )
     assert platform.events() == []
     # the broker is back: the same event is read and runs
     assert len(platform.tick().run_requests) == 1
