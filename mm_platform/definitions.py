@@ -34,6 +34,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             sasl_password=password,
             ssl_ca_location=settings.kafka_ssl_ca_location,
             request_timeout_seconds=settings.kafka_timeout_seconds,
+            start_from=settings.kafka_start_from,
         ),
         "inbox": InboxResource(database_url=settings.platform_db_url),
         "oltp_db": SqlDatabase(url=settings.oltp_db_url),

@@ -125,14 +125,15 @@ class InboxEvent:
     last_attempted: dt.datetime | None
 
 
-def _row_to_event(row: Any) -> InboxEvent:
+def _row_to_event(row: Any, payload: Any = None) -> InboxEvent:
+    """An InboxEvent from a row; `payload` stands in when the query did not select it."""
     return InboxEvent(
         id=row.id,
         topic=row.topic,
         partition=row.kafka_partition,
         offset=row.kafka_offset,
         key=row.message_key,
-        payload=row.payload,
+        payload=row.payload if "payload" in row._fields else payload,
         event_type=row.event_type,
         entity_key=row.entity_key,
         dedup_key=row.dedup_key,
@@ -155,15 +156,15 @@ class EventInbox:
     def create_schema(self) -> None:
         metadata.create_all(self.engine, checkfirst=True)
 
-    def _insert_ignoring_duplicates(self, rows: list[dict[str, Any]]) -> Any:
+    def _insert_ignoring_duplicates(self) -> Any:
+        """An INSERT that skips messages already stored. Executed with a list of rows, SQLAlchemy
+        batches it (insertmanyvalues) and caches the compiled statement."""
         dialect = self.engine.dialect.name
         coordinates = ["topic", "kafka_partition", "kafka_offset"]
         if dialect == "postgresql":
-            return (
-                postgresql.insert(event_inbox).values(rows).on_conflict_do_nothing(index_elements=coordinates)
-            )
+            return postgresql.insert(event_inbox).on_conflict_do_nothing(index_elements=coordinates)
         if dialect == "sqlite":
-            return sqlite.insert(event_inbox).values(rows).on_conflict_do_nothing(index_elements=coordinates)
+            return sqlite.insert(event_inbox).on_conflict_do_nothing(index_elements=coordinates)
         raise NotImplementedError(f"the inbox supports SQLite and PostgreSQL, not {dialect}")
 
     def record_batch(self, events: Sequence[NewEvent]) -> list[InboxEvent]:
@@ -176,7 +177,7 @@ class EventInbox:
             return []
         now = utcnow()
         with self.engine.begin() as conn:
-            stored = self._fetch_coordinates(conn, events)
+            stored = self._fetch_stored(conn, events)
             keys = {e.dedup_key for e in events if e.dedup_key and _coords(e) not in stored}
             first_seen: dict[str, tuple[int, int]] = {}
             if keys:
@@ -220,20 +221,24 @@ class EventInbox:
                         "updated_at": now,
                     }
                 )
-            for chunk_start in range(0, len(rows), 500):
-                conn.execute(self._insert_ignoring_duplicates(rows[chunk_start : chunk_start + 500]))
-            stored = self._fetch_coordinates(conn, events)
+            if rows:
+                conn.execute(self._insert_ignoring_duplicates(), rows)
+            stored = self._fetch_stored(conn, events)
         return [stored[_coords(e)] for e in events]
 
     @staticmethod
-    def _fetch_coordinates(conn: Any, events: Sequence[NewEvent]) -> dict[tuple[str, int, int], InboxEvent]:
+    def _fetch_stored(conn: Any, events: Sequence[NewEvent]) -> dict[tuple[str, int, int], InboxEvent]:
+        """The stored rows at the batch's coordinates. The payload is the batch's own (the same
+        coordinates hold the same message), so it is not read back and decoded again."""
+        payloads = {_coords(e): e.payload for e in events}
+        columns = [c for c in event_inbox.c if c.name not in ("payload", "raw_value", "headers")]
         found: dict[tuple[str, int, int], InboxEvent] = {}
         ranges: dict[tuple[str, int], list[int]] = {}
         for e in events:
             ranges.setdefault((e.topic, e.partition), []).append(e.offset)
         for (topic, partition), offsets in ranges.items():
             result = conn.execute(
-                select(event_inbox).where(
+                select(*columns).where(
                     and_(
                         event_inbox.c.topic == topic,
                         event_inbox.c.kafka_partition == partition,
@@ -242,7 +247,9 @@ class EventInbox:
                 )
             )
             for row in result:
-                found[(row.topic, row.kafka_partition, row.kafka_offset)] = _row_to_event(row)
+                coordinates = (row.topic, row.kafka_partition, row.kafka_offset)
+                if coordinates in payloads:
+                    found[coordinates] = _row_to_event(row, payload=payloads[coordinates])
         return found
 
     def transition(

@@ -52,6 +52,10 @@ class KafkaResource(ConfigurableResource):
     ssl_ca_location: str | None = None
     client_id: str = "mm-platform"
     request_timeout_seconds: float = Field(default=10.0, description="metadata and produce timeout")
+    start_from: str = Field(
+        default="earliest",
+        description="where to start a partition that has no offset in the cursor yet: earliest | latest",
+    )
     empty_poll_seconds: float = Field(
         default=0.5, description="a consume call that returns nothing for this long ends a read"
     )
@@ -109,6 +113,16 @@ class KafkaResource(ConfigurableResource):
             return []
         return sorted(topic_metadata.partitions)
 
+    def _start_offset(self, consumer: Consumer, topic: str, partition: int) -> int:
+        if self.start_from == "earliest":
+            return 0
+        # "latest" skips a topic's history on first deployment. Tansu's watermark can lag, which
+        # only means a few older messages are read too (the inbox keeps each message once).
+        _low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=self.request_timeout_seconds
+        )
+        return max(int(high), 0)
+
     def consume_batch(
         self,
         topics: Iterable[str],
@@ -120,7 +134,8 @@ class KafkaResource(ConfigurableResource):
         partition of `topics`, starting at `start_offsets` (offset 0 for partitions not in it).
 
         Returns the records in partition order and the next offsets, which include partitions that
-        were discovered but had nothing to read. Raises KafkaUnavailableError when the broker is down.
+        were discovered but had nothing to read (new partitions start at `start_from`).
+        Raises KafkaUnavailableError when the broker is down.
         """
         deadline = time.monotonic() + max_seconds
         consumer = self._consumer()
@@ -129,7 +144,10 @@ class KafkaResource(ConfigurableResource):
             assignment: list[TopicPartition] = []
             for topic in topics:
                 known = start_offsets.get(topic, {})
-                next_offsets[topic] = {p: int(known.get(p, 0)) for p in self._partitions(consumer, topic)}
+                next_offsets[topic] = {
+                    p: int(known[p]) if p in known else self._start_offset(consumer, topic, p)
+                    for p in self._partitions(consumer, topic)
+                }
                 assignment += [TopicPartition(topic, p, o) for p, o in next_offsets[topic].items()]
             records: list[KafkaRecord] = []
             if not assignment:

@@ -43,6 +43,7 @@ class Settings:
     kafka_sasl_username: str | None
     kafka_ssl_ca_location: str | None
     kafka_timeout_seconds: float
+    kafka_start_from: str
     aws_region: str
     aws_endpoint_url: str | None
     oltp_db_url: str
@@ -111,6 +112,7 @@ class Settings:
             kafka_sasl_username=get("KAFKA_SASL_USERNAME"),
             kafka_ssl_ca_location=get("KAFKA_SSL_CA_LOCATION"),
             kafka_timeout_seconds=get_float("KAFKA_TIMEOUT_SECONDS", 10.0),
+            kafka_start_from=(get("KAFKA_START_FROM", "earliest") or "").lower(),
             aws_region=get("AWS_REGION", "us-east-1"),  # type: ignore[arg-type]
             aws_endpoint_url=get(
                 "AWS_ENDPOINT_URL", f"http://127.0.0.1:{EMBEDDED_MOTO_PORT}" if embedded else None
@@ -119,7 +121,7 @@ class Settings:
             dw_db_url=required_in_production("DW_DB_URL", _sqlite_url(state_dir / "dw.db")),
             platform_db_url=required_in_production("PLATFORM_DB_URL", _sqlite_url(state_dir / "platform.db")),
             sensor_interval_seconds=get_int("SENSOR_INTERVAL_SECONDS", 2),
-            sensor_max_messages=get_int("SENSOR_MAX_MESSAGES", 1000),
+            sensor_max_messages=get_int("SENSOR_MAX_MESSAGES", 5000),
             sensor_max_seconds=get_float("SENSOR_MAX_SECONDS", 15.0),
             retry_max_attempts=get_int("RETRY_MAX_ATTEMPTS", 288),
             topics=Topics(
@@ -129,6 +131,8 @@ class Settings:
         )
         if settings.kafka_security_protocol.startswith("SASL") and not settings.kafka_sasl_mechanism:
             raise SettingsError("MM_PLATFORM_KAFKA_SASL_MECHANISM is required with a SASL security protocol")
+        if settings.kafka_start_from not in ("earliest", "latest"):
+            raise SettingsError("MM_PLATFORM_KAFKA_START_FROM must be 'earliest' or 'latest'")
         if not 0 < settings.sensor_max_seconds <= 40:
             # Dagster kills a sensor evaluation at 60 s; leave room for the inbox write and the cursor.
             raise SettingsError("MM_PLATFORM_SENSOR_MAX_SECONDS must be in (0, 40]")

@@ -63,3 +63,15 @@ def test_create_topics_only_creates_missing_ones(kafka: KafkaResource) -> None:
     assert kafka.create_topics({name: 2}) == [name]
     assert kafka.create_topics({name: 2}) == []
     assert kafka.partitions(name) == [0, 1]
+
+
+def test_new_partitions_can_start_at_the_end(kafka: KafkaResource, topic: str) -> None:
+    for _ in range(3):  # one produce each: Tansu's watermark lags only within a batch
+        kafka.produce(topic, [b'{"old": 1}'], key="k")
+    latest = KafkaResource(bootstrap_servers=kafka.bootstrap_servers, start_from="latest")
+    skipped, offsets = latest.consume_batch([topic], {}, max_messages=100, max_seconds=5)
+    assert skipped == []
+    assert sum(offsets[topic].values()) == 3
+    kafka.produce(topic, [b'{"new": 1}'], key="k")
+    [fresh], _ = latest.consume_batch([topic], offsets, max_messages=100, max_seconds=5)
+    assert fresh.value == b'{"new": 1}'
