@@ -70,7 +70,10 @@ def dev(host: str, port: int) -> None:
         "--port",
         str(port),
     ]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=dev_environment(settings), start_new_session=True)
+    # run from DAGSTER_HOME: the repository's own dagster.yaml would otherwise be reported as ignored
+    process = subprocess.Popen(
+        command, cwd=settings.dagster_home, env=dev_environment(settings), start_new_session=True
+    )
     try:
         process.wait()
     except KeyboardInterrupt:
