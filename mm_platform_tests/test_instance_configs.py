@@ -23,7 +23,9 @@ def test_local_instance_config_is_valid(tmp_path: Path) -> None:
     instance.dispose()
 
 
-def test_production_instance_uses_postgres(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_instance_uses_postgres(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = make_url(pg_url)
     shutil.copyfile(REPO / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
     text = (tmp_path / "dagster.yaml").read_text().replace("sslmode: require", "sslmode: prefer")

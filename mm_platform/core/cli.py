@@ -74,11 +74,21 @@ def dev(host: str, port: int) -> None:
     process = subprocess.Popen(
         command, cwd=settings.dagster_home, env=dev_environment(settings), start_new_session=True
     )
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and a plain `kill` both stop everything; installed explicitly because a shell that
+    # starts us in the background would have SIGINT ignored
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         process.wait()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         click.echo("stopping Dagster ...")
-        # `dg dev` shuts its webserver, daemon and code server down cleanly on SIGINT only
+        # `dg dev` shuts its webserver, daemon and code servers down cleanly on SIGINT only
         os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=30)
