@@ -9,7 +9,6 @@ as the Arena ACL's operators did by hand in SQL.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -33,7 +32,6 @@ from sqlalchemy import (
     and_,
     func,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -87,6 +85,34 @@ def utcnow() -> dt.datetime:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """What a domain's router says of one event; stored with it in the inbox."""
+
+    status: Status
+    reason: str | None = None
+    event_type: str | None = None
+    entity_key: str | None = None
+    dedup_key: str | None = None  # the business identity: a second delivery is a duplicate
+    partition_key: str | None = None  # the partition the event runs (status NEW)
+
+    @classmethod
+    def run(cls, partition_key: str, *, event_type: str, entity_key: str, dedup_key: str) -> Verdict:
+        return cls(Status.NEW, None, event_type, entity_key, dedup_key, partition_key)
+
+    @classmethod
+    def ignored(cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None) -> Verdict:
+        return cls(Status.IGNORED, reason, event_type, entity_key)
+
+    @classmethod
+    def invalid(cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None) -> Verdict:
+        return cls(Status.INVALID, reason, event_type, entity_key)
+
+    @classmethod
+    def retry(cls, reason: str, *, event_type: str, entity_key: str, dedup_key: str | None = None) -> Verdict:
+        return cls(Status.RETRY, reason, event_type, entity_key, dedup_key)
+
+
+@dataclass(frozen=True)
 class NewEvent:
     """One consumed message with the verdict of the domain's router."""
 
@@ -97,12 +123,7 @@ class NewEvent:
     headers: dict[str, str | None]
     raw_value: bytes | None
     payload: Any
-    status: Status
-    reason: str | None = None
-    event_type: str | None = None
-    entity_key: str | None = None
-    dedup_key: str | None = None
-    partition_key: str | None = None
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -178,7 +199,7 @@ class EventInbox:
         now = utcnow()
         with self.engine.begin() as conn:
             stored = self._fetch_stored(conn, events)
-            keys = {e.dedup_key for e in events if e.dedup_key and _coords(e) not in stored}
+            keys = {e.verdict.dedup_key for e in events if e.verdict.dedup_key and _coords(e) not in stored}
             first_seen: dict[str, tuple[int, int]] = {}
             if keys:
                 earlier = conn.execute(
@@ -193,14 +214,14 @@ class EventInbox:
             for e in events:
                 if _coords(e) in stored:
                     continue
-                status, reason = e.status, e.reason
-                if e.dedup_key and status is Status.NEW:
-                    if e.dedup_key in first_seen:
-                        partition, offset = first_seen[e.dedup_key]
+                status, reason = e.verdict.status, e.verdict.reason
+                if e.verdict.dedup_key and status is Status.NEW:
+                    if e.verdict.dedup_key in first_seen:
+                        partition, offset = first_seen[e.verdict.dedup_key]
                         status = Status.IGNORED
                         reason = f"duplicate of the event at partition {partition} offset {offset}"
                     else:
-                        first_seen[e.dedup_key] = (e.partition, e.offset)
+                        first_seen[e.verdict.dedup_key] = (e.partition, e.offset)
                 rows.append(
                     {
                         "topic": e.topic,
@@ -210,10 +231,10 @@ class EventInbox:
                         "headers": e.headers or None,
                         "raw_value": e.raw_value,
                         "payload": e.payload,
-                        "event_type": e.event_type,
-                        "entity_key": e.entity_key,
-                        "dedup_key": e.dedup_key,
-                        "partition_key": e.partition_key,
+                        "event_type": e.verdict.event_type,
+                        "entity_key": e.verdict.entity_key,
+                        "dedup_key": e.verdict.dedup_key,
+                        "partition_key": e.verdict.partition_key,
                         "status": status.value,
                         "reason": reason,
                         "attempts": 0,
@@ -261,6 +282,7 @@ class EventInbox:
         run_id: str | None = None,
         count_attempt: bool = False,
         only_from: Iterable[Status] | None = None,
+        partition_key: str | None = None,
     ) -> int:
         """Set the status (and reason) of the given events; returns how many rows changed."""
         ids = list(ids)
@@ -270,6 +292,8 @@ class EventInbox:
         values: dict[str, Any] = {"status": status.value, "reason": reason, "updated_at": now}
         if run_id is not None:
             values["run_id"] = run_id
+        if partition_key is not None:
+            values["partition_key"] = partition_key
         if count_attempt:
             values["attempts"] = event_inbox.c.attempts + 1
             values["last_attempted"] = now
@@ -356,19 +380,6 @@ class EventInbox:
             )
         return len(ids)
 
-    def find(self, topic: str, coordinates: Iterable[tuple[int, int]]) -> list[InboxEvent]:
-        wanted = list(coordinates)
-        if not wanted:
-            return []
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(event_inbox)
-                .where(event_inbox.c.topic == topic)
-                .where(tuple_(event_inbox.c.kafka_partition, event_inbox.c.kafka_offset).in_(wanted))
-                .order_by(event_inbox.c.id)
-            )
-            return [_row_to_event(r) for r in rows]
-
 
 def _coords(e: NewEvent) -> tuple[str, int, int]:
     return (e.topic, e.partition, e.offset)
@@ -376,10 +387,6 @@ def _coords(e: NewEvent) -> tuple[str, int, int]:
 
 def decode_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str | None]:
     return {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 _schema_ready: set[str] = set()

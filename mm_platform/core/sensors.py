@@ -13,7 +13,7 @@ message coordinates) is the only write in the sensor body.
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dagster import (
@@ -42,6 +42,7 @@ from mm_platform.core.inbox import (
     InboxResource,
     NewEvent,
     Status,
+    Verdict,
     decode_headers,
     utcnow,
 )
@@ -55,43 +56,9 @@ class PayloadError(ValueError):
     """Raised by a router for a payload it cannot accept; the event is stored as INVALID."""
 
 
-@dataclass(frozen=True)
-class Routing:
-    """A router's verdict on one event."""
-
-    status: Status
-    reason: str | None = None
-    event_type: str | None = None
-    entity_key: str | None = None
-    dedup_key: str | None = None
-    partition_key: str | None = None
-
-    @classmethod
-    def run(cls, partition_key: str, *, event_type: str, entity_key: str, dedup_key: str) -> "Routing":
-        return cls(Status.NEW, None, event_type, entity_key, dedup_key, partition_key)
-
-    @classmethod
-    def ignored(
-        cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None
-    ) -> "Routing":
-        return cls(Status.IGNORED, reason, event_type, entity_key)
-
-    @classmethod
-    def invalid(
-        cls, reason: str, *, event_type: str | None = None, entity_key: str | None = None
-    ) -> "Routing":
-        return cls(Status.INVALID, reason, event_type, entity_key)
-
-    @classmethod
-    def retry(
-        cls, reason: str, *, event_type: str, entity_key: str, dedup_key: str | None = None
-    ) -> "Routing":
-        return cls(Status.RETRY, reason, event_type, entity_key, dedup_key)
-
-
-# A router maps a parsed JSON object to a Routing. It is built once per tick from the context's
+# A router maps a parsed JSON object to a Verdict. It is built once per tick from the context's
 # resources, so it can look things up (read-only) in a database.
-Router = Callable[[dict[str, Any]], Routing]
+Router = Callable[[dict[str, Any]], Verdict]
 RouterFactory = Callable[[Any], Router]
 
 
@@ -112,16 +79,15 @@ def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]
     return payload, None
 
 
-def route_payload(router: Router, payload: dict[str, Any]) -> Routing:
+def route_payload(router: Router, payload: dict[str, Any]) -> Verdict:
     try:
         return router(payload)
     except PayloadError as exc:
-        return Routing.invalid(str(exc))
+        return Verdict.invalid(str(exc))
 
 
 def to_new_event(record: KafkaRecord, router: Router) -> NewEvent:
     payload, problem = parse_value(record.value)
-    routing = Routing.invalid(problem) if payload is None else route_payload(router, payload)
     return NewEvent(
         topic=record.topic,
         partition=record.partition,
@@ -130,12 +96,7 @@ def to_new_event(record: KafkaRecord, router: Router) -> NewEvent:
         headers=decode_headers(record.headers),
         raw_value=record.value,
         payload=payload,
-        status=routing.status,
-        reason=routing.reason,
-        event_type=routing.event_type,
-        entity_key=routing.entity_key,
-        dedup_key=routing.dedup_key,
-        partition_key=routing.partition_key,
+        verdict=Verdict.invalid(problem) if payload is None else route_payload(router, payload),
     )
 
 
@@ -276,13 +237,13 @@ def make_inbox_retry_schedule(
                 inbox.transition([event.id], Status.INVALID, "stored payload is not a JSON object")
             elif routing.status is Status.NEW:
                 inbox.transition(
-                    [event.id], Status.NEW, "dispatched by the retry schedule", count_attempt=True
+                    [event.id],
+                    Status.NEW,
+                    "dispatched by the retry schedule",
+                    count_attempt=True,
+                    partition_key=routing.partition_key,
                 )
-                dispatched.append(
-                    InboxEvent(
-                        **{**event.__dict__, "status": Status.NEW, "partition_key": routing.partition_key}
-                    )
-                )
+                dispatched.append(replace(event, status=Status.NEW, partition_key=routing.partition_key))
             elif routing.status is Status.RETRY and event.attempts + 1 >= max_attempts:
                 inbox.transition(
                     [event.id],

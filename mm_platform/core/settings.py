@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 EMBEDDED = "embedded"
 PRODUCTION = "production"
@@ -71,19 +72,13 @@ class Settings:
             value = env.get(f"MM_PLATFORM_{name}")
             return value if value not in (None, "") else default
 
-        def get_int(name: str, default: int) -> int:
+        def get_number(name: str, default: float, kind: type = float) -> Any:
             raw = get(name, str(default))
             try:
-                return int(raw)  # type: ignore[arg-type]
+                return kind(raw)
             except ValueError as exc:
-                raise SettingsError(f"MM_PLATFORM_{name} must be an integer, got {raw!r}") from exc
-
-        def get_float(name: str, default: float) -> float:
-            raw = get(name, str(default))
-            try:
-                return float(raw)  # type: ignore[arg-type]
-            except ValueError as exc:
-                raise SettingsError(f"MM_PLATFORM_{name} must be a number, got {raw!r}") from exc
+                what = "an integer" if kind is int else "a number"
+                raise SettingsError(f"MM_PLATFORM_{name} must be {what}, got {raw!r}") from exc
 
         environment = (get("ENV", EMBEDDED) or EMBEDDED).lower()
         if environment not in (EMBEDDED, PRODUCTION):
@@ -111,7 +106,7 @@ class Settings:
             kafka_sasl_mechanism=get("KAFKA_SASL_MECHANISM"),
             kafka_sasl_username=get("KAFKA_SASL_USERNAME"),
             kafka_ssl_ca_location=get("KAFKA_SSL_CA_LOCATION"),
-            kafka_timeout_seconds=get_float("KAFKA_TIMEOUT_SECONDS", 10.0),
+            kafka_timeout_seconds=get_number("KAFKA_TIMEOUT_SECONDS", 10.0),
             kafka_start_from=(get("KAFKA_START_FROM", "earliest") or "").lower(),
             aws_region=get("AWS_REGION", "us-east-1"),  # type: ignore[arg-type]
             aws_endpoint_url=get(
@@ -120,10 +115,10 @@ class Settings:
             oltp_db_url=required_in_production("OLTP_DB_URL", _sqlite_url(state_dir / "oltp.db")),
             dw_db_url=required_in_production("DW_DB_URL", _sqlite_url(state_dir / "dw.db")),
             platform_db_url=required_in_production("PLATFORM_DB_URL", _sqlite_url(state_dir / "platform.db")),
-            sensor_interval_seconds=get_int("SENSOR_INTERVAL_SECONDS", 2),
-            sensor_max_messages=get_int("SENSOR_MAX_MESSAGES", 5000),
-            sensor_max_seconds=get_float("SENSOR_MAX_SECONDS", 15.0),
-            retry_max_attempts=get_int("RETRY_MAX_ATTEMPTS", 288),
+            sensor_interval_seconds=get_number("SENSOR_INTERVAL_SECONDS", 2, int),
+            sensor_max_messages=get_number("SENSOR_MAX_MESSAGES", 5000, int),
+            sensor_max_seconds=get_number("SENSOR_MAX_SECONDS", 15.0),
+            retry_max_attempts=get_number("RETRY_MAX_ATTEMPTS", 288, int),
             topics=Topics(
                 autopilot=get("TOPIC_AUTOPILOT", Topics.autopilot),  # type: ignore[arg-type]
                 rating_calculation=get("TOPIC_RATING_CALCULATION", Topics.rating_calculation),  # type: ignore[arg-type]

@@ -6,13 +6,8 @@ from typing import Any
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from mm_platform.core.sensors import (
-    PayloadError,
-    Router,
-    Routing,
-    make_inbox_retry_schedule,
-    make_kafka_sensor,
-)
+from mm_platform.core.inbox import Verdict
+from mm_platform.core.sensors import PayloadError, Router, make_inbox_retry_schedule, make_kafka_sensor
 from mm_platform.core.settings import Settings
 from mm_platform.marathon import oltp
 from mm_platform.marathon.assets import long_comp_result_attendance
@@ -47,34 +42,34 @@ def review_end_router(context: Any) -> Router:
                 )
         return lookups[project_id]
 
-    def route(envelope: dict[str, Any]) -> Routing:
+    def route(envelope: dict[str, Any]) -> Verdict:
         try:
             event = parse_phase_event(envelope)
         except EventError as exc:
             raise PayloadError(str(exc)) from exc
         entity = f"project-{event.project_id}"
         if not event.is_review_end:
-            return Routing.ignored(
+            return Verdict.ignored(
                 f"phase {event.phase_type} {event.state} is not Review END",
                 event_type=f"phase.{event.phase_type.lower()}.{event.state.lower()}",
                 entity_key=entity,
             )
         category, round_id = lookup(event.project_id)
         if category is not None and category != MARATHON_PROJECT_CATEGORY_ID:
-            return Routing.ignored(
+            return Verdict.ignored(
                 f"project {event.project_id} is not a marathon match (project_category_id {category})",
                 event_type=REVIEW_END,
                 entity_key=entity,
             )
         if round_id is None:
             missing = "the project" if category is None else "the round mapping (project_info type 56)"
-            return Routing.retry(
+            return Verdict.retry(
                 f"{missing} for legacy project {event.project_id} is not in the OLTP database yet",
                 event_type=REVIEW_END,
                 entity_key=entity,
                 dedup_key=event.identity,
             )
-        return Routing.run(str(round_id), event_type=REVIEW_END, entity_key=entity, dedup_key=event.identity)
+        return Verdict.run(str(round_id), event_type=REVIEW_END, entity_key=entity, dedup_key=event.identity)
 
     return route
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mm_platform.core.cli import main
-from mm_platform.core.inbox import EventInbox, NewEvent, Status
+from mm_platform.core.inbox import EventInbox, NewEvent, Status, Verdict
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sql import engine_for
 
@@ -58,27 +58,21 @@ def test_publish_to_a_down_broker_fails_clearly(tmp_path: Path) -> None:
 def test_inbox_lists_by_status_and_replay_requeues(env: dict[str, str], tmp_path: Path) -> None:
     inbox = EventInbox(engine_for(f"sqlite:///{tmp_path}/platform.db"))
     inbox.create_schema()
-    stored = inbox.record_batch(
-        [
-            NewEvent(
-                "t",
-                0,
-                i,
-                None,
-                {},
-                b"{}",
-                {},
-                Status.NEW,
-                None,
-                "review.end",
-                f"project-{i % 2}",
-                f"d{i}",
-                "1",
-            )
-            for i in range(4)
-        ]
-        + [NewEvent("t", 0, 9, None, {}, b"x", None, Status.INVALID, "malformed JSON: x")]
-    )
+    handled = [
+        NewEvent(
+            "t",
+            0,
+            i,
+            None,
+            {},
+            b"{}",
+            {},
+            Verdict.run("1", event_type="review.end", entity_key=f"project-{i % 2}", dedup_key=f"d{i}"),
+        )
+        for i in range(4)
+    ]
+    invalid = NewEvent("t", 0, 9, None, {}, b"x", None, Verdict.invalid("malformed JSON: x"))
+    stored = inbox.record_batch([*handled, invalid])
     inbox.transition([s.id for s in stored[:4]], Status.HANDLED, None)
     runner = CliRunner()
     listing = runner.invoke(main, ["inbox", "--status", "INVALID"], env=env)

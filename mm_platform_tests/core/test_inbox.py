@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mm_platform.core.inbox import EventInbox, NewEvent, Status
+from mm_platform.core.inbox import EventInbox, NewEvent, Status, Verdict
 from mm_platform.core.sql import engine_for
 
 
@@ -13,20 +13,16 @@ def event(
     partition: int = 0,
     topic: str = "t",
 ) -> NewEvent:
-    return NewEvent(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        key=None,
-        headers={"h": "v"},
-        raw_value=b'{"a": 1}',
-        payload={"a": 1, "offset": offset},
+    verdict = Verdict(
         status=status,
         reason=None if status is Status.NEW else f"{status.value.lower()} reason",
         event_type="review.end",
         entity_key=entity,
         dedup_key=dedup if dedup is not None else f"e{offset}",
         partition_key="990101" if status is Status.NEW else None,
+    )
+    return NewEvent(
+        topic, partition, offset, None, {"h": "v"}, b'{"a": 1}', {"a": 1, "offset": offset}, verdict
     )
 
 

@@ -279,6 +279,9 @@ def test_unmapped_project_is_retried_by_the_schedule_once_its_round_exists(platf
     [request] = dispatched.run_requests
     assert request.partition_key == str(SAMPLE_ROUND_ID)
     assert inbox_ids_of(request.tags) == [event.id]
+    [dispatched_event] = platform.events()
+    assert (dispatched_event.status, dispatched_event.partition_key) == (Status.NEW, str(SAMPLE_ROUND_ID))
+    assert dispatched_event.reason == "dispatched by the retry schedule"
     assert platform.instance.has_dynamic_partition("marathon_round", str(SAMPLE_ROUND_ID))
     assert platform.run(request).success
     [handled] = platform.events()
