@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -136,26 +136,50 @@ def pg_admin_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
-    name = f"mm_platform_test_{uuid.uuid4().hex[:12]}"
+def pg_database(pg_admin_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty PostgreSQL databases, all dropped after the test."""
     admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    dispose_engine(url)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"mm_platform_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    for name in created:
+        dispose_engine(make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False))
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+@pytest.fixture
+def pg_url(pg_database: Callable[[], str]) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return pg_database()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on a SQLite file and on a PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-        yield url
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """A factory of fresh databases: SQLite files in one run of the test, PostgreSQL in the other."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("pg_database")
+        return
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"sqlite:///{tmp_path / f'test{len(made)}.db'}")
+        return made[-1]
+
+    yield make
+    for url in made:
         dispose_engine(url)
-    else:
-        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db_url(database: Callable[[], str]) -> str:
+    """The same test on a SQLite file and on a PostgreSQL database."""
+    return database()

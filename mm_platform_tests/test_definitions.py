@@ -29,21 +29,36 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         }
         for key in graph.get_all_asset_keys()
     }
-    assert snapshot == {
+    chain = {
+        "marathon/long_comp_result_attendance": ["marathon/review_end_events"],
+        "marathon/round_ratings": ["marathon/long_comp_result_attendance"],
+        "marathon/dw_coders": ["marathon/round_ratings"],
+        "marathon/dw_mm_ratings": ["marathon/dw_coders", "marathon/round_ratings"],
+        "marathon/member_stats": ["marathon/dw_mm_ratings"],
+        "marathon/member_search_index": ["marathon/member_stats"],
+    }
+    expected = {
         "marathon/review_end_events": {
             "deps": [],
             "group": "marathon",
             "partitions": None,
             "materializable": False,
-        },
-        "marathon/long_comp_result_attendance": {
-            "deps": ["marathon/review_end_events"],
-            "group": "marathon",
-            "partitions": "marathon_round",
-            "materializable": True,
-        },
+        }
     }
+    expected.update(
+        {
+            key: {"deps": deps, "group": "marathon", "partitions": "marathon_round", "materializable": True}
+            for key, deps in chain.items()
+        }
+    )
+    assert snapshot == expected
+    # downstream assets follow a manual re-materialization upstream
+    for key in list(chain)[1:]:
+        assert graph.get(AssetKey.from_user_string(key)).automation_condition is not None, key
+    checks = sorted(k.name for k in graph.asset_check_keys)
+    assert checks == ["dw_matches_oltp", "every_attended_coder_rated", "stats_newer_than_dw_load"]
     assert sorted(s.name for s in repo.sensor_defs) == [
+        "default_automation_condition_sensor",
         "inbox_failed_on_run_failure",
         "inbox_handled_on_run_success",
         "marathon_review_end_sensor",

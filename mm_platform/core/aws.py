@@ -39,8 +39,11 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
     def get_client(self) -> Any:
         return self._session().client("dynamodb", **self._kwargs())
 
+    def get_resource(self) -> Any:
+        return self._session().resource("dynamodb", **self._kwargs())
+
     def get_table(self, name: str) -> Any:
-        return self._session().resource("dynamodb", **self._kwargs()).Table(name)
+        return self.get_resource().Table(name)
 
 
 def aws_kwargs(settings: Settings) -> dict[str, Any]:

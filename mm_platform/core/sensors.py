@@ -272,6 +272,16 @@ def inbox_ids_of(tags: dict[str, str]) -> list[int]:
     return [int(i) for i in raw.split(",") if i.strip().isdigit()]
 
 
+def _error_text(error: Any) -> str:
+    """The step error as a person reads it: the innermost cause (a wrapped exception's own message)."""
+    if error is None:
+        return "failed"
+    root = error
+    while root.cause is not None:
+        root = root.cause
+    return root.message.strip()
+
+
 def make_inbox_outcome_sensors() -> list[SensorDefinition]:
     """Mark the inbox events a run was launched for as HANDLED or FAILED when the run ends."""
 
@@ -299,10 +309,10 @@ def make_inbox_outcome_sensors() -> list[SensorDefinition]:
         ids = inbox_ids_of(context.dagster_run.tags)
         if not ids:
             return
-        steps = []
-        for failure in context.get_step_failure_events():
-            error = failure.event_specific_data.error
-            steps.append(f"{failure.step_key}: {error.message.strip() if error else 'failed'}")
+        steps = [
+            f"{f.step_key}: {_error_text(f.event_specific_data.error)}"
+            for f in context.get_step_failure_events()
+        ]
         reason = "; ".join(steps) or (context.failure_event.message or "run failed")
         inbox.get_inbox().transition(
             ids,

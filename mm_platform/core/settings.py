@@ -54,6 +54,7 @@ class Settings:
     sensor_max_messages: int
     sensor_max_seconds: float
     retry_max_attempts: int
+    member_stats_table: str
     topics: Topics = field(default_factory=Topics)
 
     @property
@@ -119,6 +120,7 @@ class Settings:
             sensor_max_messages=get_number("SENSOR_MAX_MESSAGES", 5000, int),
             sensor_max_seconds=get_number("SENSOR_MAX_SECONDS", 15.0),
             retry_max_attempts=get_number("RETRY_MAX_ATTEMPTS", 288, int),
+            member_stats_table=get("MEMBER_STATS_TABLE", "mm_platform_member_stats"),  # type: ignore[arg-type]
             topics=Topics(
                 autopilot=get("TOPIC_AUTOPILOT", Topics.autopilot),  # type: ignore[arg-type]
                 rating_calculation=get("TOPIC_RATING_CALCULATION", Topics.rating_calculation),  # type: ignore[arg-type]

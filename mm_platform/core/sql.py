@@ -7,10 +7,12 @@ processes write to the same file; PostgreSQL is used as it is.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from dagster import ConfigurableResource
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 
 _engines: dict[str, Engine] = {}
@@ -56,3 +58,29 @@ class SqlDatabase(ConfigurableResource):
 
     def get_engine(self) -> Engine:
         return engine_for(self.url)
+
+
+def upsert(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], chunk: int = 1000
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE the other given columns, on SQLite and PostgreSQL."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        raise NotImplementedError(f"upsert supports SQLite and PostgreSQL, not {dialect}")
+    statement = dialect_insert(table)
+    updated = [c for c in rows[0] if c not in keys]
+    statement = (
+        statement.on_conflict_do_update(
+            index_elements=list(keys), set_={c: statement.excluded[c] for c in updated}
+        )
+        if updated
+        else statement.on_conflict_do_nothing(index_elements=list(keys))
+    )
+    for start in range(0, len(rows), chunk):
+        conn.execute(statement, list(rows[start : start + chunk]))

@@ -1,9 +1,16 @@
-"""Marathon member-profile assets, partitioned by round."""
+"""Marathon member-profile assets, partitioned by round: attendance and ratings (OLTP)."""
+
+import hashlib
+import time
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    AutomationCondition,
+    DataVersion,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -14,6 +21,7 @@ from mm_platform.core.sql import SqlDatabase
 from mm_platform.marathon import oltp
 from mm_platform.marathon.attendance import decide_attendance
 from mm_platform.marathon.partitions import rounds_partitions
+from mm_platform.marathon.round_ratings import rate_round_in_oltp, rating_input, unrated_attended_coders
 
 GROUP = "marathon"
 
@@ -78,4 +86,71 @@ def long_comp_result_attendance(context: AssetExecutionContext, oltp_db: SqlData
             "final_submitters_without_result_row": len(decision.without_result_row),
             "latest_submission_without_final_score": len(decision.latest_without_final_score),
         }
+    )
+
+
+@asset(
+    key=AssetKey(["marathon", "round_ratings"]),
+    partitions_def=rounds_partitions,
+    group_name=GROUP,
+    deps=[long_comp_result_attendance],
+    kinds={"sql"},
+    automation_condition=AutomationCondition.eager(),
+    check_specs=[
+        AssetCheckSpec(
+            "every_attended_coder_rated",
+            asset=AssetKey(["marathon", "round_ratings"]),
+            description="Every attended coder of the round has a rating, except a coder a single-coder pass "
+            "leaves unrated (decision 9.2).",
+        )
+    ],
+    description=(
+        "The round's new ratings (spec 3, decisions 9.1-9.3): the whole round is rated from each coder's "
+        "pre-round rating and long_comp_result, algo_rating and round.rated_ind are written in one "
+        "transaction. Re-materializing gives identical rows."
+    ),
+)
+def round_ratings(context: AssetExecutionContext, oltp_db: SqlDatabase) -> MaterializeResult:
+    round_id = round_id_of(context)
+    started = time.perf_counter()
+    with oltp_db.get_engine().begin() as conn:
+        rating_input.create(conn, checkfirst=True)
+        if not oltp.round_exists(conn, round_id):
+            raise Failure(description=f"round {round_id} is not in the OLTP database")
+        outcome = rate_round_in_oltp(conn, round_id)
+        unexplained = unrated_attended_coders(conn, round_id)
+    results = outcome.results
+    rated = results[results["rated_pass"].notna()]
+    if outcome.unrated_single_coder_pass:
+        unrated = _sample(outcome.unrated_single_coder_pass)
+        context.log.warning(f"left unrated by a single-coder pass (decision 9.2): {unrated}")
+    fingerprint = hashlib.sha256(
+        rated.sort_values("coder_id")[["coder_id", "new_rating", "new_vol", "num_ratings"]]
+        .to_csv(index=False)
+        .encode()
+    ).hexdigest()[:16]
+    return MaterializeResult(
+        metadata={
+            "round_id": round_id,
+            "attended": outcome.attended,
+            "rated_provisional": outcome.rated_provisional,
+            "rated_non_provisional": outcome.rated_non_provisional,
+            "unrated_single_coder_pass": len(outcome.unrated_single_coder_pass),
+            "algo_rating_rows_written": outcome.ratings_written,
+            "algo_rating_kept_for_later_round": len(outcome.kept_for_later_round),
+            "rated_total": len(rated),
+            "seconds": round(time.perf_counter() - started, 3),
+            "result_fingerprint": fingerprint,
+        },
+        data_version=DataVersion(fingerprint),
+        check_results=[
+            AssetCheckResult(
+                check_name="every_attended_coder_rated",
+                passed=not unexplained,
+                metadata={
+                    "attended_without_rating": len(unexplained),
+                    "coders": _sample(unexplained) or "none",
+                },
+            )
+        ],
     )

@@ -13,7 +13,7 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from mm_platform.core.sql import engine_for
 from mm_platform.marathon.schema import (
@@ -194,7 +194,27 @@ def insert_round(
                     advanced="N",
                 )
             )
+    _number_places(conn, round_id)
     return expected
+
+
+def _number_places(conn: Connection, round_id: int) -> None:
+    """placed 1..n by system_point_total desc, point_total desc, as the legacy processor numbers them."""
+    rows = conn.execute(
+        select(long_comp_result.c.coder_id)
+        .where(long_comp_result.c.round_id == round_id)
+        .order_by(
+            long_comp_result.c.system_point_total.desc(),
+            long_comp_result.c.point_total.desc(),
+            long_comp_result.c.coder_id,
+        )
+    ).all()
+    for place, row in enumerate(rows, start=1):
+        conn.execute(
+            update(long_comp_result)
+            .where(long_comp_result.c.round_id == round_id, long_comp_result.c.coder_id == row.coder_id)
+            .values(placed=place)
+        )
 
 
 def load_sample_data(oltp_url: str) -> bool:

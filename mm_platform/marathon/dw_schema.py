@@ -1,0 +1,137 @@
+"""The topcoder_dw tables the marathon loads write (spec 2.4/2.5, decision 9.6), created by the
+project on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CHAR,
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+coder = Table(
+    "coder",
+    metadata,
+    Column("coder_id", Integer, primary_key=True, autoincrement=False),
+    Column("handle", String(50), nullable=False),
+    Column("status", CHAR(1), nullable=False),
+    Column("country_code", String(3)),
+    Column("state_code", String(2)),
+    Column("member_since", DateTime),
+    Column("modify_date", DateTime),
+)
+
+round_ = Table(
+    "round",
+    metadata,
+    Column("round_id", Integer, primary_key=True, autoincrement=False),
+    Column("contest_id", Integer, nullable=False),
+    Column("contest_name", String(100)),
+    Column("name", String(100)),
+    Column("short_name", String(50)),
+    Column("round_type_id", Integer),
+    Column("rated_ind", Integer, nullable=False),
+    Column("start_date", DateTime),
+    Column("rating_order", Integer),  # position among rated marathon rounds, oldest first
+    Column("failed", Integer, nullable=False, server_default="0"),
+)
+
+algo_rating = Table(
+    "algo_rating",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("algo_rating_type_id", Integer, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("vol", Integer, nullable=False),
+    Column("num_ratings", Integer, nullable=False),
+    Column("highest_rating", Integer),
+    Column("lowest_rating", Integer),
+    Column("first_rated_round_id", Integer),
+    Column("last_rated_round_id", Integer),
+    Column("num_competitions", Integer),
+    PrimaryKeyConstraint("coder_id", "algo_rating_type_id"),
+)
+
+long_comp_result = Table(
+    "long_comp_result",
+    metadata,
+    Column("round_id", Integer, nullable=False),
+    Column("coder_id", Integer, nullable=False),
+    Column("placed", Integer),
+    Column("point_total", Numeric(14, 2)),
+    Column("system_point_total", Numeric(14, 2)),
+    Column("num_submissions", Integer),
+    Column("attended", CHAR(1), nullable=False),
+    Column("old_rating", Integer),
+    Column("new_rating", Integer),
+    Column("old_vol", Integer),
+    Column("new_vol", Integer),
+    Column("rated_ind", Integer, nullable=False),
+    Column("advanced", CHAR(1)),
+    Column("old_rating_id", Integer),
+    Column("new_rating_id", Integer),
+    Column("provisional_placed", Integer),
+    Column("num_ratings", Integer),
+    PrimaryKeyConstraint("round_id", "coder_id"),
+)
+
+algo_rating_history = Table(
+    "algo_rating_history",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("round_id", Integer, nullable=False),
+    Column("algo_rating_type_id", Integer, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("vol", Integer, nullable=False),
+    Column("num_ratings", Integer, nullable=False),
+    PrimaryKeyConstraint("coder_id", "round_id", "algo_rating_type_id"),
+)
+
+coder_rank = Table(
+    "coder_rank",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("algo_rating_type_id", Integer, nullable=False),
+    Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
+    Column("rank", Integer, nullable=False),
+    Column("percentile", Float, nullable=False),
+    Column("round_id", Integer, nullable=False),  # the round the snapshot was taken at
+    PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
+)
+
+coder_rank_history = Table(
+    "coder_rank_history",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("round_id", Integer, nullable=False),
+    Column("algo_rating_type_id", Integer, nullable=False),
+    Column("coder_rank_type_id", Integer, nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("percentile", Float, nullable=False),
+    PrimaryKeyConstraint("coder_id", "round_id", "algo_rating_type_id", "coder_rank_type_id"),
+)
+
+# The embedded stand-in for the member search index: the same documents an OpenSearch index gets.
+member_search_document = Table(
+    "member_search_document",
+    metadata,
+    Column("coder_id", Integer, primary_key=True, autoincrement=False),
+    Column("handle", String(50), nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("indexed_at", DateTime, nullable=False),
+)
+
+
+def create_dw_schema(engine: Engine) -> None:
+    metadata.create_all(engine, checkfirst=True)

@@ -1,0 +1,292 @@
+"""The round's whole chain in one run: attendance -> ratings -> DW -> member stats -> search,
+on SQLite and PostgreSQL, with DynamoDB on moto's server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, Definitions, instance_for_test
+from sqlalchemy import Engine, select, update
+
+from mm_platform.core.aws import EMBEDDED_CREDENTIALS
+from mm_platform.core.devstack import free_port
+from mm_platform.core.settings import Settings
+from mm_platform.core.sql import engine_for
+from mm_platform.definitions import build_definitions
+from mm_platform.marathon import dw_schema as dw
+from mm_platform.marathon import schema as oltp
+from mm_platform.marathon.ratings import rate_round
+from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, insert_round, load_sample_data
+
+JOB = "marathon_round_job"
+
+
+@dataclass
+class Chain:
+    settings: Settings
+    defs: Definitions
+    instance: DagsterInstance
+    moto: str
+
+    @property
+    def oltp(self) -> Engine:
+        return engine_for(self.settings.oltp_db_url)
+
+    @property
+    def dw(self) -> Engine:
+        return engine_for(self.settings.dw_db_url)
+
+    def run(self, round_id: int = SAMPLE_ROUND_ID, **kwargs):
+        self.instance.add_dynamic_partitions("marathon_round", [str(round_id)])
+        return self.defs.resolve_job_def(JOB).execute_in_process(
+            instance=self.instance, partition_key=str(round_id), raise_on_error=False, **kwargs
+        )
+
+    def stats_items(self) -> dict[int, dict]:
+        table = boto3.resource(
+            "dynamodb", endpoint_url=self.moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS
+        ).Table(self.settings.member_stats_table)
+        return {int(i["coderId"]): i for i in table.scan()["Items"]}
+
+    def lcr(self, round_id: int = SAMPLE_ROUND_ID) -> dict[int, tuple]:
+        with self.oltp.connect() as conn:
+            rows = conn.execute(
+                select(oltp.long_comp_result).where(oltp.long_comp_result.c.round_id == round_id)
+            )
+            return {
+                r.coder_id: (r.attended, int(r.rated_ind), r.new_rating, r.new_vol, r.old_rating, r.old_vol)
+                for r in rows
+            }
+
+    def algo_ratings(self) -> dict[int, tuple]:
+        with self.oltp.connect() as conn:
+            return {
+                r.coder_id: (int(r.rating), int(r.vol), int(r.num_ratings), r.round_id)
+                for r in conn.execute(select(oltp.algo_rating))
+            }
+
+
+@pytest.fixture
+def chain(database: Callable[[], str], moto_endpoint: str, tmp_path: Path) -> Iterator[Chain]:
+    settings = Settings.from_env(
+        {
+            "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
+            "MM_PLATFORM_OLTP_DB_URL": database(),
+            "MM_PLATFORM_DW_DB_URL": database(),
+            "MM_PLATFORM_PLATFORM_DB_URL": database(),
+            "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
+            "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{uuid.uuid4().hex[:8]}",
+        }
+    )
+    load_sample_data(settings.oltp_db_url)
+    with instance_for_test() as instance:
+        yield Chain(settings, build_definitions(settings), instance, moto_endpoint)
+
+
+def metadata_of(result, name: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == name]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_one_run_rates_the_round_and_publishes_member_profiles(chain: Chain) -> None:
+    before = chain.algo_ratings()
+    result = chain.run()
+    assert result.success
+    done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert done == {
+        "long_comp_result_attendance",
+        "round_ratings",
+        "dw_coders",
+        "dw_mm_ratings",
+        "member_stats",
+        "member_search_index",
+    }
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    assert len(result.get_asset_check_evaluations()) == 3
+
+    lcr = chain.lcr()
+    attended = {c for c, row in lcr.items() if row[0] == "Y"}
+    assert len(attended) == 31
+    # every attended coder rated, with the engine's numbers for the pre-round ratings
+    expected = rate_round(
+        pd.DataFrame(
+            [
+                {
+                    "coder_id": c,
+                    "old_rating": before[c][0] if c in before else None,
+                    "old_vol": before[c][1] if c in before else None,
+                    "num_ratings": before[c][2] if c in before else 0,
+                    "score": float(score),
+                }
+                for c, score in _scores(chain, attended).items()
+            ]
+        )
+    ).set_index("coder_id")
+    for coder_id in attended:
+        _, rated_ind, new_rating, new_vol, old_rating, _ = lcr[coder_id]
+        assert rated_ind == 1
+        assert (int(new_rating), int(new_vol)) == (
+            expected.loc[coder_id].new_rating,
+            expected.loc[coder_id].new_vol,
+        )
+        assert old_rating == (before[coder_id][0] if coder_id in before else None)
+        rating, vol, num_ratings, round_id = chain.algo_ratings()[coder_id]
+        assert (rating, vol, round_id) == (int(new_rating), int(new_vol), SAMPLE_ROUND_ID)
+        assert num_ratings == (before[coder_id][2] + 1 if coder_id in before else 1)
+    assert all(row[1] == 0 and row[2] is None for c, row in lcr.items() if c not in attended)
+    with chain.oltp.connect() as conn:
+        assert (
+            conn.execute(
+                select(oltp.round_.c.rated_ind).where(oltp.round_.c.round_id == SAMPLE_ROUND_ID)
+            ).scalar_one()
+            == 1
+        )
+
+    # the warehouse
+    with chain.dw.connect() as conn:
+        dw_round = conn.execute(select(dw.round_)).one()
+        assert (dw_round.round_id, dw_round.rating_order, dw_round.rated_ind) == (SAMPLE_ROUND_ID, 1, 1)
+        history = {r.coder_id: r for r in conn.execute(select(dw.algo_rating_history))}
+        assert set(history) == attended
+        ranks = {(r.coder_id, r.coder_rank_type_id): r for r in conn.execute(select(dw.coder_rank))}
+        top = max(attended, key=lambda c: history[c].rating)
+        assert ranks[(top, 1)].rank == 1 and ranks[(top, 1)].percentile == pytest.approx(100 * 30 / 31)
+        summaries = {
+            r.coder_id: r
+            for r in conn.execute(select(dw.algo_rating).where(dw.algo_rating.c.algo_rating_type_id == 3))
+        }
+        assert all(summaries[c].num_competitions == 1 for c in attended)
+        documents = {r.coder_id: r.document for r in conn.execute(select(dw.member_search_document))}
+
+    # DynamoDB items and search documents for every member of the round
+    items = chain.stats_items()
+    assert set(items) == set(lcr)
+    some = min(attended)
+    marathon = items[some]["marathon"]
+    assert int(marathon["rating"]) == int(lcr[some][2])
+    assert int(marathon["competitions"]) == 1
+    assert [int(h["roundId"]) for h in marathon["ratingHistory"]] == [SAMPLE_ROUND_ID]
+    winner = next(c for c in attended if _placed(chain, c) == 1)
+    assert int(items[winner]["marathon"]["wins"]) == 1
+    assert set(documents) == set(lcr)
+    assert documents[some]["mmRating"] == int(lcr[some][2])
+    assert documents[some]["handle"] == items[some]["handle"]
+
+
+def test_re_materializing_the_round_gives_identical_results(chain: Chain) -> None:
+    assert chain.run().success
+    lcr, ratings = chain.lcr(), chain.algo_ratings()
+    with chain.dw.connect() as conn:
+        history = sorted(tuple(r) for r in conn.execute(select(dw.algo_rating_history)))
+    again = chain.run()
+    assert again.success
+    assert chain.lcr() == lcr
+    assert chain.algo_ratings() == ratings  # num_ratings not incremented twice
+    with chain.dw.connect() as conn:
+        assert sorted(tuple(r) for r in conn.execute(select(dw.algo_rating_history))) == history
+    assert (
+        metadata_of(again, "round_ratings")["result_fingerprint"]
+        == metadata_of(again, "round_ratings")["result_fingerprint"]
+    )
+
+
+def test_a_late_attendee_is_rated_with_the_whole_field_again(chain: Chain) -> None:
+    before = chain.algo_ratings()
+    assert chain.run().success
+    first, ratings = chain.lcr(), chain.algo_ratings()
+    # a final score arrives late for a coder whose latest submission had none
+    late = 20_000_007
+    with chain.oltp.begin() as conn:
+        conn.execute(
+            update(oltp.submission).where(oltp.submission.c.member_id == late).values(final_score=55.5)
+        )
+    assert chain.run().success
+    second = chain.lcr()
+    assert second[late][0] == "Y" and second[late][1] == 1
+    # the field changed, so the round was re-derived from the same pre-round ratings: nobody's
+    # rating count moved twice, and the late coder counts this round once
+    assert chain.algo_ratings()[late][2] == before.get(late, (0, 0, 0))[2] + 1
+    assert all(ratings[c][2] == chain.algo_ratings()[c][2] for c in ratings)
+    assert sum(1 for r in second.values() if r[1] == 1) == sum(1 for r in first.values() if r[1] == 1) + 1
+
+
+def test_rounds_loaded_out_of_order_keep_the_history_in_rating_order(chain: Chain) -> None:
+    earlier, later = 990201, 990202
+    with chain.oltp.begin() as conn:
+        insert_round(
+            conn,
+            round_id=earlier,
+            contest_id=30101,
+            project_id=40000001,
+            start=dt.datetime(2023, 1, 1),
+            coders=12,
+            seed=1,
+            coder_id_base=30_000_000,
+        )
+        insert_round(
+            conn,
+            round_id=later,
+            contest_id=30102,
+            project_id=40000002,
+            start=dt.datetime(2023, 6, 1),
+            coders=12,
+            seed=2,
+            coder_id_base=30_000_000,
+        )
+    assert chain.run(later).success
+    assert chain.run(earlier).success  # the older round arrives second
+    with chain.dw.connect() as conn:
+        orders = dict(conn.execute(select(dw.round_.c.round_id, dw.round_.c.rating_order)).all())
+        assert orders[earlier] < orders[later]
+        history = {
+            (r.round_id, r.coder_id): r.num_ratings for r in conn.execute(select(dw.algo_rating_history))
+        }
+        current = {
+            (r.coder_id, r.coder_rank_type_id): r.round_id for r in conn.execute(select(dw.coder_rank))
+        }
+    # a coder rated in both rounds has num_ratings 1 after the earlier and 2 after the later round
+    both = [c for (r, c) in history if r == earlier and (later, c) in history]
+    assert both
+    for coder_id in both:
+        assert history[(earlier, coder_id)] < history[(later, coder_id)]
+    assert set(current.values()) == {later}  # current ranks are those of the latest round
+
+
+def test_a_failure_shows_at_the_asset_that_failed(chain: Chain) -> None:
+    """DynamoDB is down: the run fails at member_stats; everything upstream is materialized."""
+    down = replace(chain.settings, aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    chain.defs = build_definitions(down)
+    result = chain.run()
+    assert not result.success
+    assert {e.step_key for e in result.get_step_failure_events()} == {"marathon__member_stats"}
+    error = result.get_step_failure_events()[0].event_specific_data.error
+    assert "Could not connect to the endpoint URL" in error.to_string()
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert materialized == {"long_comp_result_attendance", "round_ratings", "dw_coders", "dw_mm_ratings"}
+
+
+def _scores(chain: Chain, coder_ids: set[int]) -> dict[int, float]:
+    with chain.oltp.connect() as conn:
+        rows = conn.execute(
+            select(oltp.long_comp_result.c.coder_id, oltp.long_comp_result.c.system_point_total).where(
+                oltp.long_comp_result.c.round_id == SAMPLE_ROUND_ID
+            )
+        )
+        return {c: float(s) for c, s in rows if c in coder_ids}
+
+
+def _placed(chain: Chain, coder_id: int) -> int:
+    with chain.oltp.connect() as conn:
+        return conn.execute(
+            select(oltp.long_comp_result.c.placed).where(
+                oltp.long_comp_result.c.round_id == SAMPLE_ROUND_ID,
+                oltp.long_comp_result.c.coder_id == coder_id,
+            )
+        ).scalar_one()
