@@ -43,7 +43,9 @@ def wait_for(
 
 
 @pytest.fixture
-def environment(kafka: KafkaResource, topic: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+def environment(
+    kafka: KafkaResource, topic: str, moto_endpoint: str, tmp_path: Path
+) -> Iterator[dict[str, str]]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -55,6 +57,9 @@ def environment(kafka: KafkaResource, topic: str, tmp_path: Path) -> Iterator[di
         "MM_PLATFORM_TOPIC_AUTOPILOT": topic,
         "MM_PLATFORM_OLTP_DB_URL": f"sqlite:///{tmp_path}/oltp.db",
         "MM_PLATFORM_PLATFORM_DB_URL": f"sqlite:///{tmp_path}/platform.db",
+        "MM_PLATFORM_DW_DB_URL": f"sqlite:///{tmp_path}/dw.db",
+        "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
+        "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{topic.replace('.', '_')}",
     }
     load_sample_data(env["MM_PLATFORM_OLTP_DB_URL"])
     yield env

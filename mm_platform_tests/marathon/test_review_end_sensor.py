@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,9 +115,22 @@ class Platform:
             return dict(rows.all())
 
 
+def attendance_metadata(run) -> dict:
+    [event] = [
+        e
+        for e in run.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "long_comp_result_attendance"
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
 @pytest.fixture
-def platform(kafka: KafkaResource, topic: str, db_url: str, tmp_path: Path) -> Iterator[Platform]:
-    """The code location bound to the test broker, with OLTP and inbox in `db_url` (SQLite or PG)."""
+def platform(
+    kafka: KafkaResource, topic: str, database: Callable[[], str], moto_endpoint: str, tmp_path: Path
+) -> Iterator[Platform]:
+    """The code location bound to the test broker and moto, with OLTP and inbox in one database and
+    the DW in another (SQLite or PostgreSQL)."""
+    db_url = database()
     settings = Settings.from_env(
         {
             "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
@@ -126,6 +139,9 @@ def platform(kafka: KafkaResource, topic: str, db_url: str, tmp_path: Path) -> I
             "MM_PLATFORM_OLTP_DB_URL": db_url,
             "MM_PLATFORM_PLATFORM_DB_URL": db_url,
             "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
+            "MM_PLATFORM_DW_DB_URL": database(),
+            "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
+            "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{topic.replace('.', '_')}",
         }
     )
     load_sample_data(settings.oltp_db_url)
@@ -161,8 +177,7 @@ def test_review_end_marks_final_submitters_attended(platform: Platform) -> None:
     assert {c for c, a in after.items() if a == "Y"} == expected_attended
     assert set(after) == set(before)  # no row inserted
 
-    [materialization] = run.get_asset_materialization_events()
-    metadata = {k: v.value for k, v in materialization.materialization.metadata.items()}
+    metadata = attendance_metadata(run)
     assert metadata["marked_attended"] == len(expected_attended)
     assert metadata["final_submitters_without_result_row"] == 2
     assert metadata["latest_submission_without_final_score"] == 4
