@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, Definitions, instance_for_test
+from dagster import AssetKey, DagsterInstance, Definitions, evaluate_automation_conditions, instance_for_test
 from sqlalchemy import Engine, select, update
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
@@ -290,3 +290,18 @@ def _placed(chain: Chain, coder_id: int) -> int:
                 oltp.long_comp_result.c.coder_id == coder_id,
             )
         ).scalar_one()
+
+
+def test_a_manual_upstream_re_materialization_propagates_downstream(chain: Chain) -> None:
+    assert chain.run().success
+    first = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance)
+    assert first.total_requested == 0  # everything is up to date after the sensor's run
+    # an operator re-materializes round_ratings for the round from the UI
+    job = chain.defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey(["marathon", "round_ratings"])}
+    )
+    assert job.execute_in_process(instance=chain.instance, partition_key=str(SAMPLE_ROUND_ID)).success
+    after = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance, cursor=first.cursor)
+    requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
+    assert {"dw_coders", "dw_mm_ratings"} <= requested
+    assert "long_comp_result_attendance" not in requested
