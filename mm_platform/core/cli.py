@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -211,6 +212,81 @@ def replay(topic: str, entities: tuple[str, ...], statuses: tuple[str, ...]) -> 
         topic, entity_keys=list(entities) or None, statuses=[Status(s) for s in statuses]
     )
     click.echo(f"{count} event(s) set to RETRY")
+
+
+@main.command()
+@click.option("--coders", default=300, show_default=True, type=int, help="coders in the demo round")
+@click.option("--timeout", default=120, show_default=True, type=float, help="seconds to wait for the chain")
+def demo(coders: int, timeout: float) -> None:
+    """Seed a marathon round, publish its review-END event and wait for ratings and member stats.
+    Needs the embedded stack and Dagster running (`make dev`); exits 1 if anything failed."""
+    from mm_platform.core.aws import build_aws_resources
+    from mm_platform.marathon.demo import publish_review_end, seed_demo_round, summary, wait_for_chain
+    from mm_platform.marathon.dw_schema import create_dw_schema
+    from mm_platform.marathon.stats_store import read_items
+
+    settings = _settings()
+    for name, up in Stack(settings).status().items():
+        if not up:
+            raise click.ClickException(f"{name} is not reachable; start the stack with `make dev`")
+    oltp, dw = engine_for(settings.oltp_db_url), engine_for(settings.dw_db_url)
+    create_dw_schema(dw)
+    round_ = seed_demo_round(oltp, coders)
+    click.echo(f"seeded round {round_.round_id} (legacy project {round_.project_id}) with {coders} coders")
+    started = time.monotonic()
+    publish_review_end(_kafka(settings), settings.topics.autopilot, round_)
+    click.echo(f"published its review-END event to {settings.topics.autopilot}")
+    ok, why = wait_for_chain(
+        _inbox(settings), settings.topics.autopilot, round_, timeout, lambda line: click.echo(f"  {line}")
+    )
+    if not ok:
+        raise click.ClickException(why)
+    click.echo(f"chain done in {time.monotonic() - started:.1f}s\n")
+    from mm_platform.marathon.dw_load import round_coder_ids
+
+    with oltp.connect() as conn:
+        members = round_coder_ids(conn, round_.round_id)
+    dynamodb = build_aws_resources(settings)["dynamodb"]
+    stats = {
+        int(i["coderId"]): i
+        for i in read_items(dynamodb.get_resource(), settings.member_stats_table, members)
+    }
+    for line in summary(oltp, dw, round_, stats):
+        click.echo(line)
+    if len(stats) != len(members):
+        raise click.ClickException(f"{len(members) - len(stats)} member(s) of the round have no stats item")
+
+
+@main.command()
+@click.argument("coder_id", type=int)
+def trace(coder_id: int) -> None:
+    """Why a member profile is what it is: rounds, asset partitions along the chain, inbox events."""
+    from dagster import DagsterInstance
+
+    from mm_platform.marathon.trace import trace_member
+
+    settings = _settings()
+    instance = (
+        DagsterInstance.from_config(str(settings.dagster_home))
+        if settings.embedded
+        else DagsterInstance.get()
+    )
+    member, rounds = trace_member(
+        coder_id, engine_for(settings.oltp_db_url), _inbox(settings), instance, settings.topics.autopilot
+    )
+    if member is None and not rounds:
+        raise click.ClickException(f"coder {coder_id} is not in the OLTP database")
+    if member is not None:
+        click.echo(f"coder {coder_id} {member['handle']} (status {member['status']})")
+    for r in rounds:
+        rating = f"{r.old_rating or 'new'} -> {r.new_rating}" if r.rated else "not rated"
+        click.echo(f"\nround {r.round_id}: attended={r.attended} {rating}")
+        for step in r.steps:
+            when = step.materialized_at.isoformat(timespec="seconds") if step.materialized_at else "-"
+            click.echo(f"  {step.asset:30} {when:26} {step.verdict}")
+        for e in r.events:
+            click.echo(f"  inbox #{e.id} {e.status.value} {e.event_type or '-'} {e.reason or ''}".rstrip())
+        click.echo(f"  => {r.problem or 'up to date'}")
 
 
 if __name__ == "__main__":
