@@ -49,6 +49,13 @@ def main() -> None:
     """mm_platform operator commands. Settings come from MM_PLATFORM_* variables (see README)."""
 
 
+def _default_stop_signals() -> None:
+    """In the child: SIGINT/SIGTERM back to their defaults. A shell that starts us in the background
+    ignores SIGINT, and an ignored signal stays ignored across exec, so `dg dev` would not stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=int)
@@ -73,7 +80,11 @@ def dev(host: str, port: int) -> None:
     ]
     # run from DAGSTER_HOME: the repository's own dagster.yaml would otherwise be reported as ignored
     process = subprocess.Popen(
-        command, cwd=settings.dagster_home, env=dev_environment(settings), start_new_session=True
+        command,
+        cwd=settings.dagster_home,
+        env=dev_environment(settings),
+        start_new_session=True,
+        preexec_fn=_default_stop_signals,
     )
 
     def stop(signum: int, _frame: object) -> None:
