@@ -7,13 +7,18 @@ cluster started from the installed binaries. Under CI=true a missing PostgreSQL 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -183,3 +188,56 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callabl
 def db_url(database: Callable[[], str]) -> str:
     """The same test on a SQLite file and on a PostgreSQL database."""
     return database()
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class RecordingServer:
+    """A real local HTTP server standing in for another team's service: it records every request
+    and answers with `status` and `response` (both changeable by the test)."""
+
+    url: str
+    requests: list[RecordedRequest] = field(default_factory=list)
+    status: int = 200
+    response: Any = field(default_factory=lambda: {"status": "success"})
+
+
+@pytest.fixture
+def http_service() -> Iterator[RecordingServer]:
+    server_state = RecordingServer(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body: Any = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+            server_state.requests.append(RecordedRequest(self.command, self.path, dict(self.headers), body))
+            payload = json.dumps(server_state.response).encode()
+            self.send_response(server_state.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = _handle
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server_state
+    server.shutdown()
+    server.server_close()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dagster import (
+    AssetMaterialization,
+    AssetObservation,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -55,6 +57,10 @@ SOURCE_TAG = "mm_platform/source"
 class PayloadError(ValueError):
     """Raised by a router for a payload it cannot accept; the event is stored as INVALID."""
 
+
+# A reporter turns the stored events of a batch into asset events (materializations of external
+# assets) instead of run requests.
+Reporter = Callable[[Sequence[InboxEvent]], list[AssetMaterialization | AssetObservation]]
 
 # A router maps a parsed JSON object to a Verdict. It is built once per tick from the context's
 # resources, so it can look things up (read-only) in a database.
@@ -103,18 +109,25 @@ def to_new_event(record: KafkaRecord, router: Router) -> NewEvent:
 @dataclass(frozen=True)
 class KafkaCursor:
     offsets: dict[str, dict[int, int]]
+    # inbox events whose asset events the previous tick reported; marked HANDLED by the next tick,
+    # because only then is it certain that Dagster stored the report
+    reported: tuple[int, ...] = ()
 
     @classmethod
     def parse(cls, raw: str | None) -> "KafkaCursor":
         if not raw:
             return cls({})
         data = json.loads(raw)
-        return cls({t: {int(p): int(o) for p, o in parts.items()} for t, parts in data["offsets"].items()})
+        offsets = {t: {int(p): int(o) for p, o in parts.items()} for t, parts in data["offsets"].items()}
+        return cls(offsets, tuple(int(i) for i in data.get("reported", ())))
 
     def serialize(self) -> str:
-        return json.dumps(
-            {"offsets": {t: {str(p): o for p, o in sorted(ps.items())} for t, ps in self.offsets.items()}}
-        )
+        data: dict[str, Any] = {
+            "offsets": {t: {str(p): o for p, o in sorted(ps.items())} for t, ps in self.offsets.items()}
+        }
+        if self.reported:
+            data["reported"] = list(self.reported)
+        return json.dumps(data)
 
 
 def runs_for_events(events: Iterable[InboxEvent], source: str, run_key_suffix: str = "") -> list[RunRequest]:
@@ -157,7 +170,10 @@ def make_kafka_sensor(
     max_seconds: float,
     minimum_interval_seconds: int,
     description: str,
+    reporter: Reporter | None = None,
 ) -> SensorDefinition:
+    """With a `reporter`, NEW events are reported as asset events instead of launching runs."""
+
     @sensor(
         name=name,
         job=job,
@@ -168,13 +184,29 @@ def make_kafka_sensor(
     )
     def _kafka_sensor(context: SensorEvaluationContext) -> SensorResult:
         cursor = KafkaCursor.parse(context.cursor)
+        inbox: EventInbox = context.resources.inbox.get_inbox()
+        if cursor.reported:
+            inbox.transition(
+                cursor.reported, Status.HANDLED, "reported as an asset event", only_from=[Status.NEW]
+            )
         # raises KafkaUnavailableError when the broker is down: the tick fails, the cursor stays
         records, next_offsets = context.resources.kafka.consume_batch(
             topics, cursor.offsets, max_messages=max_messages, max_seconds=max_seconds
         )
         router = router_factory(context)
-        inbox: EventInbox = context.resources.inbox.get_inbox()
         stored = inbox.record_batch([to_new_event(r, router) for r in records])
+        if reporter is not None:
+            asset_events = reporter(stored)
+            reported = tuple(e.id for e in stored if e.status is Status.NEW)
+            summary = (
+                f"read {len(records)} message(s): {_summary(stored)}; {len(asset_events)} asset event(s)"
+            )
+            context.log.info(summary)
+            return SensorResult(
+                asset_events=asset_events,
+                cursor=KafkaCursor(next_offsets, reported).serialize(),
+                skip_reason=None if asset_events else summary,
+            )
         run_requests = runs_for_events(stored, source=name)
         new_keys = sorted(
             {

@@ -55,6 +55,8 @@ class Settings:
     sensor_max_seconds: float
     retry_max_attempts: int
     member_stats_table: str
+    ratings_mode: str
+    ratings_service_url: str | None
     topics: Topics = field(default_factory=Topics)
 
     @property
@@ -121,6 +123,8 @@ class Settings:
             sensor_max_seconds=get_number("SENSOR_MAX_SECONDS", 15.0),
             retry_max_attempts=get_number("RETRY_MAX_ATTEMPTS", 288, int),
             member_stats_table=get("MEMBER_STATS_TABLE", "mm_platform_member_stats"),  # type: ignore[arg-type]
+            ratings_mode=(get("RATINGS_MODE", "in_process") or "").lower(),
+            ratings_service_url=get("RATINGS_SERVICE_URL"),
             topics=Topics(
                 autopilot=get("TOPIC_AUTOPILOT", Topics.autopilot),  # type: ignore[arg-type]
                 rating_calculation=get("TOPIC_RATING_CALCULATION", Topics.rating_calculation),  # type: ignore[arg-type]
@@ -128,6 +132,12 @@ class Settings:
         )
         if settings.kafka_security_protocol.startswith("SASL") and not settings.kafka_sasl_mechanism:
             raise SettingsError("MM_PLATFORM_KAFKA_SASL_MECHANISM is required with a SASL security protocol")
+        if settings.ratings_mode not in ("in_process", "delegated"):
+            raise SettingsError("MM_PLATFORM_RATINGS_MODE must be 'in_process' or 'delegated'")
+        if settings.ratings_mode == "delegated" and not settings.ratings_service_url:
+            raise SettingsError(
+                "MM_PLATFORM_RATINGS_SERVICE_URL is required with MM_PLATFORM_RATINGS_MODE=delegated"
+            )
         if settings.kafka_start_from not in ("earliest", "latest"):
             raise SettingsError("MM_PLATFORM_KAFKA_START_FROM must be 'earliest' or 'latest'")
         if not 0 < settings.sensor_max_seconds <= 40:

@@ -1,33 +1,51 @@
-from dagster import Definitions
+import os
 
+from dagster import Definitions, EnvVar
+
+from mm_platform.core.services import RatingsService
 from mm_platform.core.settings import Settings
 from mm_platform.marathon.assets import long_comp_result_attendance, review_end_events, round_ratings
+from mm_platform.marathon.delegated import (
+    build_rating_calculation_sensor,
+    ratings_calculation_request,
+    round_ratings_external,
+)
 from mm_platform.marathon.dw_assets import dw_coders, dw_mm_ratings
 from mm_platform.marathon.profile_assets import MemberProfileStore, member_search_index, member_stats
 from mm_platform.marathon.sensors import (
     build_review_end_retry_schedule,
     build_review_end_sensor,
-    marathon_round_job,
+    build_round_job,
 )
 
 
 def marathon_definitions(settings: Settings) -> Definitions:
+    delegated = settings.ratings_mode == "delegated"
+    job = build_round_job(delegated)
+    downstream = [dw_coders, dw_mm_ratings, member_stats, member_search_index]
+    resources: dict = {
+        "member_profiles": MemberProfileStore(
+            stats_table=settings.member_stats_table, create_stats_table=settings.embedded
+        )
+    }
+    sensors = [build_review_end_sensor(settings, job)]
+    if delegated:
+        ratings = [ratings_calculation_request, round_ratings_external]
+        sensors.append(build_rating_calculation_sensor(settings, job))
+        token = (
+            EnvVar("MM_PLATFORM_RATINGS_SERVICE_TOKEN")
+            if os.environ.get("MM_PLATFORM_RATINGS_SERVICE_TOKEN")
+            else None
+        )
+        resources["ratings_service"] = RatingsService(
+            base_url=settings.ratings_service_url or "", token=token
+        )
+    else:
+        ratings = [round_ratings]
     return Definitions(
-        assets=[
-            review_end_events,
-            long_comp_result_attendance,
-            round_ratings,
-            dw_coders,
-            dw_mm_ratings,
-            member_stats,
-            member_search_index,
-        ],
-        jobs=[marathon_round_job],
-        sensors=[build_review_end_sensor(settings)],
-        schedules=[build_review_end_retry_schedule(settings)],
-        resources={
-            "member_profiles": MemberProfileStore(
-                stats_table=settings.member_stats_table, create_stats_table=settings.embedded
-            )
-        },
+        assets=[review_end_events, long_comp_result_attendance, *ratings, *downstream],
+        jobs=[job],
+        sensors=sensors,
+        schedules=[build_review_end_retry_schedule(settings, job)],
+        resources=resources,
     )

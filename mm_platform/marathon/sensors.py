@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetKey, AssetSelection, define_asset_job, in_process_executor
 
 from mm_platform.core.inbox import Verdict
 from mm_platform.core.sensors import PayloadError, Router, make_inbox_retry_schedule, make_kafka_sensor
@@ -15,15 +15,28 @@ from mm_platform.marathon.events import EventError, parse_phase_event
 from mm_platform.marathon.partitions import rounds_partitions
 from mm_platform.marathon.schema import MARATHON_PROJECT_CATEGORY_ID
 
-# One run per round materializes the whole chain in one process: a process per step would add
-# seconds per asset to the event-to-result latency.
-marathon_round_job = define_asset_job(
-    "marathon_round_job",
-    selection=AssetSelection.assets(long_comp_result_attendance).downstream(),
-    partitions_def=rounds_partitions,
-    executor_def=in_process_executor,
-    description="Everything downstream of a round's review END, in one in-process run.",
-)
+ROUND_JOB = "marathon_round_job"
+
+
+def build_round_job(delegated: bool):
+    """One run per round materializes the chain in one process: a process per step would add
+    seconds per asset to the event-to-result latency. With delegated ratings the run ends at the
+    calculation request; the rest follows the service's report through automation."""
+    if delegated:
+        selection = AssetSelection.assets(
+            AssetKey(["marathon", "long_comp_result_attendance"]),
+            AssetKey(["marathon", "ratings_calculation_request"]),
+        )
+    else:
+        selection = AssetSelection.assets(long_comp_result_attendance).downstream()
+    return define_asset_job(
+        ROUND_JOB,
+        selection=selection,
+        partitions_def=rounds_partitions,
+        executor_def=in_process_executor,
+        description="What a round's review END starts, in one in-process run.",
+    )
+
 
 REVIEW_END = "review.end"
 
@@ -74,11 +87,11 @@ def review_end_router(context: Any) -> Router:
     return route
 
 
-def build_review_end_sensor(settings: Settings):
+def build_review_end_sensor(settings: Settings, job):
     return make_kafka_sensor(
         name="marathon_review_end_sensor",
         topics=[settings.topics.autopilot],
-        job=marathon_round_job,
+        job=job,
         partitions_def=rounds_partitions,
         router_factory=review_end_router,
         required_resource_keys={"oltp_db"},
@@ -92,11 +105,11 @@ def build_review_end_sensor(settings: Settings):
     )
 
 
-def build_review_end_retry_schedule(settings: Settings):
+def build_review_end_retry_schedule(settings: Settings, job):
     return make_inbox_retry_schedule(
         name="marathon_review_end_retry",
         topic=settings.topics.autopilot,
-        job=marathon_round_job,
+        job=job,
         partitions_def=rounds_partitions,
         router_factory=review_end_router,
         required_resource_keys={"oltp_db"},

@@ -1,0 +1,61 @@
+"""HTTP clients for other teams' services: one session per call site with timeouts, retries on
+connection errors and 5xx answers, and an optional bearer token that is never logged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from dagster import ConfigurableResource
+from pydantic import Field
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+
+class ServiceError(RuntimeError):
+    """The service could not be reached or answered with an error; the message says which."""
+
+
+class HttpService(ConfigurableResource):
+    base_url: str = Field(description="e.g. https://api.topcoder.com/v5")
+    token: str | None = Field(default=None, description="bearer token (bind it with EnvVar)")
+    timeout_seconds: float = 10.0
+    retries: int = 3
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        retry = Retry(
+            total=self.retries,
+            backoff_factor=0.2,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=None,
+            raise_on_status=False,
+        )
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        if self.token:
+            session.headers["Authorization"] = f"Bearer {self.token}"
+        return session
+
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
+        try:
+            with self._session() as session:
+                response = session.post(url, json=body, timeout=self.timeout_seconds)
+        except requests.RequestException as exc:
+            raise ServiceError(f"POST {url} failed: {exc.__class__.__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ServiceError(f"POST {url} answered {response.status_code}: {response.text[:300]}")
+        try:
+            return response.json() if response.content else {}
+        except ValueError:
+            return {"body": response.text[:300]}
+
+
+class RatingsService(HttpService):
+    """The external ratings-calculation service (delegated mode)."""
+
+    def calculate(self, round_id: int) -> dict[str, Any]:
+        """POST /ratings/mm/calculate {roundId}: the service answers at once and rates asynchronously;
+        it reports the outcome on notification.rating.calculation."""
+        return self.post_json("/ratings/mm/calculate", {"roundId": round_id})
