@@ -207,6 +207,8 @@ class RecordingServer:
     requests: list[RecordedRequest] = field(default_factory=list)
     status: int = 200
     response: Any = field(default_factory=lambda: {"status": "success"})
+    # when set, answers each request: (status, JSON body)
+    responder: Callable[[RecordedRequest], tuple[int, Any]] | None = None
 
 
 @pytest.fixture
@@ -221,15 +223,21 @@ def http_service() -> Iterator[RecordingServer]:
                 body: Any = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode("utf-8", "replace")
-            server_state.requests.append(RecordedRequest(self.command, self.path, dict(self.headers), body))
-            payload = json.dumps(server_state.response).encode()
-            self.send_response(server_state.status)
+            request = RecordedRequest(self.command, self.path, dict(self.headers), body)
+            server_state.requests.append(request)
+            status, answer = (
+                server_state.responder(request)
+                if server_state.responder
+                else (server_state.status, server_state.response)
+            )
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = _handle
+        do_GET = do_POST = do_PUT = do_HEAD = _handle
 
         def log_message(self, *_args: Any) -> None:
             pass

@@ -56,6 +56,9 @@ class Settings:
     retry_max_attempts: int
     member_stats_table: str
     ratings_mode: str
+    search_url: str | None
+    search_index: str
+    search_username: str | None
     ratings_service_url: str | None
     topics: Topics = field(default_factory=Topics)
 
@@ -124,6 +127,9 @@ class Settings:
             retry_max_attempts=get_number("RETRY_MAX_ATTEMPTS", 288, int),
             member_stats_table=get("MEMBER_STATS_TABLE", "mm_platform_member_stats"),  # type: ignore[arg-type]
             ratings_mode=(get("RATINGS_MODE", "in_process") or "").lower(),
+            search_url=get("SEARCH_URL"),
+            search_index=get("SEARCH_INDEX", "member-profiles"),  # type: ignore[arg-type]
+            search_username=get("SEARCH_USERNAME"),
             ratings_service_url=get("RATINGS_SERVICE_URL"),
             topics=Topics(
                 autopilot=get("TOPIC_AUTOPILOT", Topics.autopilot),  # type: ignore[arg-type]

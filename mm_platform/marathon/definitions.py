@@ -12,6 +12,7 @@ from mm_platform.marathon.delegated import (
 )
 from mm_platform.marathon.dw_assets import dw_coders, dw_mm_ratings
 from mm_platform.marathon.profile_assets import MemberProfileStore, member_search_index, member_stats
+from mm_platform.marathon.search_index import MemberSearchIndex
 from mm_platform.marathon.sensors import (
     build_review_end_retry_schedule,
     build_review_end_sensor,
@@ -26,7 +27,15 @@ def marathon_definitions(settings: Settings) -> Definitions:
     resources: dict = {
         "member_profiles": MemberProfileStore(
             stats_table=settings.member_stats_table, create_stats_table=settings.embedded
-        )
+        ),
+        "search_index": MemberSearchIndex(
+            url=settings.search_url,
+            index=settings.search_index,
+            username=settings.search_username,
+            password=EnvVar("MM_PLATFORM_SEARCH_PASSWORD")
+            if os.environ.get("MM_PLATFORM_SEARCH_PASSWORD")
+            else None,
+        ),
     }
     sensors = [build_review_end_sensor(settings, job)]
     if delegated:

@@ -20,13 +20,14 @@ from pydantic import Field
 from sqlalchemy import select
 
 from mm_platform.core.aws import DynamoDBResource
-from mm_platform.core.sql import SqlDatabase, upsert
+from mm_platform.core.sql import SqlDatabase
 from mm_platform.marathon import dw_schema as dw
 from mm_platform.marathon.assets import GROUP, round_id_of
 from mm_platform.marathon.dw_assets import DW_MM_RATINGS, dw_engine, dw_mm_ratings
 from mm_platform.marathon.member_stats import RoundResult, build_member_stats, search_document
 from mm_platform.marathon.partitions import rounds_partitions
 from mm_platform.marathon.schema import MARATHON_RATING_TYPE_ID
+from mm_platform.marathon.search_index import MemberSearchIndex
 from mm_platform.marathon.stats_store import ensure_table, read_items, write_items
 
 MEMBER_STATS = AssetKey(["marathon", "member_stats"])
@@ -182,8 +183,8 @@ def member_stats(
     automation_condition=AutomationCondition.eager(),
     description=(
         "The member search documents of the round's members, built from their DynamoDB stats items "
-        "(what the member API's search serves). The embedded default keeps them in the DW table "
-        "member_search_document."
+        "(what the member API's search serves), indexed in OpenSearch/Elasticsearch when configured; "
+        "the embedded default keeps them in the DW table member_search_document."
     ),
 )
 def member_search_index(
@@ -191,31 +192,23 @@ def member_search_index(
     dw_db: SqlDatabase,
     dynamodb: DynamoDBResource,
     member_profiles: MemberProfileStore,
+    search_index: MemberSearchIndex,
 ) -> MaterializeResult:
     round_id = round_id_of(context)
     started = time.perf_counter()
     with dw_engine(dw_db).connect() as conn:
         members = _round_members(conn, round_id)
     items = read_items(dynamodb.get_resource(), member_profiles.stats_table, members)
-    now = _utcnow()
     documents = [search_document(item) for item in items]
-    with dw_engine(dw_db).begin() as conn:
-        upsert(
-            conn,
-            dw.member_search_document,
-            [
-                {"coder_id": d["coderId"], "handle": d["handle"], "document": d, "indexed_at": now}
-                for d in documents
-            ],
-            keys=["coder_id"],
-        )
+    indexed = search_index.publish(documents, dw_engine(dw_db))
     missing = len(members) - len(items)
     if missing:
         context.log.warning(f"{missing} member(s) of round {round_id} have no stats item to index")
     return MaterializeResult(
         metadata={
             "round_id": round_id,
-            "documents_indexed": len(documents),
+            "documents_indexed": indexed,
+            "target": search_index.target,
             "members_without_stats": missing,
             "seconds": round(time.perf_counter() - started, 3),
         }
