@@ -17,13 +17,17 @@ from sqlalchemy import Engine, select, update
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
 from mm_platform.core.devstack import free_port
+from mm_platform.core.inbox import EventInbox
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
 from mm_platform.marathon import dw_schema as dw
 from mm_platform.marathon import schema as oltp
+from mm_platform.marathon.demo import seed_demo_round, summary
+from mm_platform.marathon.dw_load import round_coder_ids
 from mm_platform.marathon.ratings import rate_round
 from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, insert_round, load_sample_data
+from mm_platform.marathon.trace import trace_member
 
 JOB = "marathon_round_job"
 
@@ -305,3 +309,40 @@ def test_a_manual_upstream_re_materialization_propagates_downstream(chain: Chain
     requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
     assert {"dw_coders", "dw_mm_ratings"} <= requested
     assert "long_comp_result_attendance" not in requested
+
+
+def test_trace_names_the_stale_step_and_the_events(chain: Chain) -> None:
+    assert chain.run().success
+    inbox = EventInbox(engine_for(chain.settings.platform_db_url))
+    inbox.create_schema()
+    member, rounds = trace_member(
+        20_000_000, chain.oltp, inbox, chain.instance, chain.settings.topics.autopilot
+    )
+    assert member["handle"] == "mm_coder_000"
+    [round_trace] = rounds
+    assert [s.verdict for s in round_trace.steps] == ["ok"] * 6
+    assert round_trace.problem is None
+    # round_ratings is re-materialized alone: everything after it is now stale
+    job = chain.defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey(["marathon", "round_ratings"])}
+    )
+    assert job.execute_in_process(instance=chain.instance, partition_key=str(SAMPLE_ROUND_ID)).success
+    _, [round_trace] = trace_member(
+        20_000_000, chain.oltp, inbox, chain.instance, chain.settings.topics.autopilot
+    )
+    assert [s.verdict for s in round_trace.steps][1:3] == ["ok", "stale"]
+    assert round_trace.problem == "dw_coders is stale"
+
+
+def test_demo_round_summary(chain: Chain) -> None:
+    demo = seed_demo_round(chain.oltp, coders=120)
+    assert chain.run(demo.round_id).success
+    with chain.oltp.connect() as conn:
+        members = round_coder_ids(conn, demo.round_id)
+    stats = chain.stats_items()
+    lines = summary(chain.oltp, chain.dw, demo, {c: stats[c] for c in members if c in stats})
+    assert lines[0].startswith(
+        f"round {demo.round_id} (legacy project {demo.project_id}): {len(members)} results"
+    )
+    assert f"member stats items (DynamoDB) for the round's members: {len(members)}" in lines[1]
+    assert len(lines) == 4 + 10  # header lines and the top ten
