@@ -8,6 +8,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# the published coefficients are shared; the arithmetic below is written out independently
+from mm_platform.marathon.ratings import _A, _B, _C, _D
+
 
 def erf(z: float) -> float:
     t = 1.0 / (1.0 + 0.5 * abs(z))
@@ -37,32 +40,6 @@ def erf(z: float) -> float:
         )
     )
     return ans if z >= 0 else -ans
-
-
-_A = (
-    -3.969683028665376e01,
-    2.209460984245205e02,
-    -2.759285104469687e02,
-    1.383577518672690e02,
-    -3.066479806614716e01,
-    2.506628277459239e00,
-)
-_B = (
-    -5.447609879822406e01,
-    1.615858368580409e02,
-    -1.556989798598866e02,
-    6.680131188771972e01,
-    -1.328068155288572e01,
-)
-_C = (
-    -7.784894002430293e-03,
-    -3.223964580411365e-01,
-    -2.400758277161838e00,
-    -2.549732539343734e00,
-    4.374664141464968e00,
-    2.938163982698783e00,
-)
-_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
 
 
 def normsinv(p: float) -> float:

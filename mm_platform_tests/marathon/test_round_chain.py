@@ -53,6 +53,13 @@ class Chain:
             instance=self.instance, partition_key=str(round_id), raise_on_error=False, **kwargs
         )
 
+    def materialize_only(self, name: str, round_id: int = SAMPLE_ROUND_ID):
+        """What an operator's "Materialize selected" in the UI does for one asset partition."""
+        job = self.defs.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection={AssetKey(["marathon", name])}
+        )
+        return job.execute_in_process(instance=self.instance, partition_key=str(round_id))
+
     def stats_items(self) -> dict[int, dict]:
         table = boto3.resource(
             "dynamodb", endpoint_url=self.moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS
@@ -224,26 +231,17 @@ def test_a_late_attendee_is_rated_with_the_whole_field_again(chain: Chain) -> No
 def test_rounds_loaded_out_of_order_keep_the_history_in_rating_order(chain: Chain) -> None:
     earlier, later = 990201, 990202
     with chain.oltp.begin() as conn:
-        insert_round(
-            conn,
-            round_id=earlier,
-            contest_id=30101,
-            project_id=40000001,
-            start=dt.datetime(2023, 1, 1),
-            coders=12,
-            seed=1,
-            coder_id_base=30_000_000,
-        )
-        insert_round(
-            conn,
-            round_id=later,
-            contest_id=30102,
-            project_id=40000002,
-            start=dt.datetime(2023, 6, 1),
-            coders=12,
-            seed=2,
-            coder_id_base=30_000_000,
-        )
+        for round_id, month, seed in ((earlier, 1, 1), (later, 6, 2)):
+            insert_round(
+                conn,
+                round_id=round_id,
+                contest_id=round_id,
+                project_id=40_000_000 + round_id,
+                start=dt.datetime(2023, month, 1),
+                coders=12,
+                seed=seed,
+                coder_id_base=30_000_000,
+            )
     assert chain.run(later).success
     assert chain.run(earlier).success  # the older round arrives second
     with chain.dw.connect() as conn:
@@ -301,10 +299,7 @@ def test_a_manual_upstream_re_materialization_propagates_downstream(chain: Chain
     first = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance)
     assert first.total_requested == 0  # everything is up to date after the sensor's run
     # an operator re-materializes round_ratings for the round from the UI
-    job = chain.defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={AssetKey(["marathon", "round_ratings"])}
-    )
-    assert job.execute_in_process(instance=chain.instance, partition_key=str(SAMPLE_ROUND_ID)).success
+    assert chain.materialize_only("round_ratings").success
     after = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance, cursor=first.cursor)
     requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
     assert {"dw_coders", "dw_mm_ratings"} <= requested
@@ -323,10 +318,7 @@ def test_trace_names_the_stale_step_and_the_events(chain: Chain) -> None:
     assert [s.verdict for s in round_trace.steps] == ["ok"] * 6
     assert round_trace.problem is None
     # round_ratings is re-materialized alone: everything after it is now stale
-    job = chain.defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={AssetKey(["marathon", "round_ratings"])}
-    )
-    assert job.execute_in_process(instance=chain.instance, partition_key=str(SAMPLE_ROUND_ID)).success
+    assert chain.materialize_only("round_ratings").success
     _, [round_trace] = trace_member(
         20_000_000, chain.oltp, inbox, chain.instance, chain.settings.topics.autopilot
     )
