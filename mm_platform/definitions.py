@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster import Definitions, EnvVar
+from dagster import Definitions, EnvVar, in_process_executor
 
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.inbox import InboxResource
@@ -46,7 +46,12 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions.merge(
         marathon_definitions(settings),
-        Definitions(sensors=make_inbox_outcome_sensors(), resources=build_resources(settings)),
+        # runs started from the UI or by automation execute in one process too, as the sensor's do
+        Definitions(
+            sensors=make_inbox_outcome_sensors(),
+            resources=build_resources(settings),
+            executor=in_process_executor,
+        ),
     )
 
 

@@ -1,7 +1,8 @@
 """The whole loop with a real Dagster daemon: publish a review-END event, the daemon's sensor
 launches the round's run, the run materializes attendance, the outcome sensor marks the event
 HANDLED. Then the daemon is stopped, an event is published while it is down, and a restarted daemon
-picks it up from the stored cursor: no event is lost."""
+picks it up from the stored cursor: no event is lost. Last, an upstream re-materialization outside
+the round's job is propagated down the chain by the automation sensor."""
 
 from __future__ import annotations
 
@@ -20,11 +21,15 @@ from dagster import AssetKey, DagsterInstance
 from mm_platform.core.devstack import stop_process
 from mm_platform.core.inbox import EventInbox, Status
 from mm_platform.core.kafka import KafkaResource
+from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
+from mm_platform.definitions import build_definitions
 from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
 
 REPO = Path(__file__).resolve().parents[1]
 ATTENDANCE = AssetKey(["marathon", "long_comp_result_attendance"])
+ROUND_RATINGS = AssetKey(["marathon", "round_ratings"])
+MEMBER_STATS = AssetKey(["marathon", "member_stats"])
 
 
 def wait_for(
@@ -109,5 +114,19 @@ def test_daemon_runs_the_round_and_loses_no_event_across_a_restart(
         wait_for("the second event to be HANDLED", lambda: len(handled()) == 2, 120, daemon, log)
         assert materializations() == 2
         assert [e.status for e in inbox.select(topic=topic)] == [Status.HANDLED, Status.HANDLED]
+
+        # an operator re-materializes round_ratings alone (a run outside the round's job): the
+        # automation sensor, running by default, brings the DW and member stats up to date
+        stats = len(instance.fetch_materializations(MEMBER_STATS, limit=10).records)
+        defs = build_definitions(Settings.from_env(environment))
+        job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection={ROUND_RATINGS})
+        assert job.execute_in_process(instance=instance, partition_key=str(SAMPLE_ROUND_ID)).success
+        wait_for(
+            "automation to refresh member stats",
+            lambda: len(instance.fetch_materializations(MEMBER_STATS, limit=10).records) > stats,
+            120,
+            daemon,
+            log,
+        )
     finally:
         stop_process(daemon.pid, timeout=20)

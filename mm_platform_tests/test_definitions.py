@@ -58,9 +58,9 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
     checks = sorted(k.name for k in graph.asset_check_keys)
     assert checks == ["dw_matches_oltp", "every_attended_coder_rated", "stats_newer_than_dw_load"]
     assert sorted(s.name for s in repo.sensor_defs) == [
-        "default_automation_condition_sensor",
         "inbox_failed_on_run_failure",
         "inbox_handled_on_run_success",
+        "marathon_automation",
         "marathon_review_end_sensor",
     ]
     assert [s.name for s in repo.schedule_defs] == ["marathon_review_end_retry"]

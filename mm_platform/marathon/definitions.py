@@ -1,6 +1,12 @@
 import os
 
-from dagster import Definitions, EnvVar
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    EnvVar,
+)
 
 from mm_platform.core.services import RatingsService
 from mm_platform.core.settings import Settings
@@ -37,7 +43,19 @@ def marathon_definitions(settings: Settings) -> Definitions:
             else None,
         ),
     }
-    sensors = [build_review_end_sensor(settings, job)]
+    sensors = [
+        build_review_end_sensor(settings, job),
+        # started with the code location, so manual re-materializations (and in delegated mode the
+        # ratings service's reports) propagate down the chain without anyone switching it on
+        AutomationConditionSensorDefinition(
+            "marathon_automation",
+            target=AssetSelection.groups("marathon"),
+            default_status=DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=10,
+            emit_backfills=False,
+            description="Evaluates the eager automation conditions of the round chain.",
+        ),
+    ]
     if delegated:
         ratings = [ratings_calculation_request, round_ratings_external]
         sensors.append(build_rating_calculation_sensor(settings, job))
