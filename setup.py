@@ -15,6 +15,7 @@ setup(
         "confluent-kafka>=2.6,<3",
         "pandas>=2.2,<3",
         "numpy>=1.26,<3",
+        "pyarrow>=15",
         # dagster-postgres 0.29 breaks with SQLAlchemy 2.1 (no psycopg module), see TOOLCHAIN.md
         "SQLAlchemy>=2.0,<2.1",
         "boto3>=1.34,<2",

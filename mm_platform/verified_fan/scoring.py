@@ -1,0 +1,203 @@
+"""Verified Fan scored files: parse, validate, rank, deduplicate and normalize (spec "Inputs" and
+assets 1, 4), and the count deltas of asset 5. Pure: pandas and numpy, no Dagster, no I/O.
+
+Everything is vectorised with Arrow compute kernels: a 1,000,000-row file goes through in seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+SCRUBBED = "scrubbed"  # scored registrant files (s3 prefix scrubbed/)
+FANLIST = "fanlist"  # fanlist score files (s3 prefix fanlist/scored/)
+VERIFIED, REJECTED = "verified", "rejected"
+COLUMNS = ["campaign_id", "member_id", "global_user_id", "email", "score", "verdict", "selected", "events"]
+TRUE_WORDS = {"true", "1", "yes", "y", "t"}
+FALSE_WORDS = {"false", "0", "no", "n", "f", ""}
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+NON_FINITE = ["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan"]
+
+
+class FileError(ValueError):
+    """The whole file cannot be read (not CSV, no header, a required column missing)."""
+
+
+def read_csv(data: bytes) -> pa.Table:
+    """Every column as text (empty cells as ""), parsed by Arrow; gzip is detected by its magic bytes."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except OSError as exc:
+            raise FileError(f"broken gzip data: {exc}") from exc
+    if not data.strip():
+        raise FileError("the file is empty")
+    header = data.split(b"\n", 1)[0]
+    try:
+        names = next(csv.reader([header.decode("utf-8-sig").strip()]))
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, strings_can_be_null=False
+            ),
+        )
+    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        raise FileError(f"not a UTF-8 CSV file: {exc}") from exc
+    return table.rename_columns([str(c).strip().lower() for c in table.column_names])
+
+
+@dataclass(frozen=True)
+class Validated:
+    valid: pd.DataFrame  # normalized rows, one per (campaign, member) after dedup, in file order
+    rejects: pd.DataFrame  # row (1-based data line), campaign_id, member_key, reason
+    rows_in: int
+    duplicates: int
+
+
+def _text(table: pa.Table, column: str) -> pa.Array:
+    if column not in table.column_names:
+        return pa.array([""] * table.num_rows, pa.string())
+    return pc.utf8_trim_whitespace(table[column].combine_chunks())
+
+
+def _score(text: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(score, is a number, is finite) without raising on bad cells."""
+    numeric = pc.match_substring_regex(text, NUMBER)
+    special = pc.is_in(pc.utf8_lower(text), value_set=pa.array(NON_FINITE))
+    values = pc.cast(pc.if_else(numeric, text, "0"), pa.float64())
+    return values, pc.or_(numeric, special), numeric
+
+
+def validate(table: pa.Table, kind: str) -> Validated:
+    """Check every row against the contract, normalize the good ones and keep one row per campaign and
+    member (the highest score; on equal scores the later row). Bad rows go to `rejects` with a reason."""
+    if kind not in (SCRUBBED, FANLIST):
+        raise ValueError(f"unknown file kind {kind!r}")
+    required = ["campaign_id", "score"] + (["verdict"] if kind == SCRUBBED else [])
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise FileError(f"missing required column(s): {', '.join(missing)}")
+    n = table.num_rows
+    campaign = _text(table, "campaign_id")
+    member_id = _text(table, "member_id")
+    global_user_id = _text(table, "global_user_id")
+    email = pc.utf8_lower(_text(table, "email"))
+    score_text = _text(table, "score")
+    score, is_number, is_finite = _score(score_text)
+    verdict = pc.utf8_lower(_text(table, "verdict"))
+    selected = pc.utf8_lower(_text(table, "selected"))
+    events = _text(table, "events")
+
+    key = pc.if_else(pc.not_equal(member_id, ""), member_id, global_user_id)
+    if kind == FANLIST:
+        key = pc.if_else(pc.not_equal(key, ""), key, email)
+
+    reason = pa.array([""] * n, pa.string())
+
+    def fail(mask: pa.Array, why: str) -> None:
+        nonlocal reason
+        reason = pc.if_else(pc.and_(mask, pc.equal(reason, "")), why, reason)
+
+    fail(pc.equal(campaign, ""), "campaign_id is empty")
+    fail(pc.equal(key, ""), "no member_id or global_user_id" + (" or email" if kind == FANLIST else ""))
+    fail(pc.equal(score_text, ""), "score is empty")
+    fail(pc.invert(is_number), "score is not a number")
+    fail(pc.invert(is_finite), "score is not finite")
+    fail(
+        pc.and_(pc.not_equal(email, ""), pc.invert(pc.match_substring_regex(email, EMAIL))),
+        "email does not look like an address",
+    )
+    if kind == SCRUBBED:
+        fail(
+            pc.invert(pc.is_in(verdict, value_set=pa.array([VERIFIED, REJECTED]))),
+            "verdict must be verified or rejected",
+        )
+    fail(
+        pc.invert(pc.is_in(selected, value_set=pa.array(sorted(TRUE_WORDS | FALSE_WORDS)))),
+        "selected must be true/false/1/0/yes/no",
+    )
+
+    line = pa.array(np.arange(1, n + 1))
+    bad = pc.not_equal(reason, "")
+    rejects = pa.table({"row": line, "campaign_id": campaign, "member_key": key, "reason": reason}).filter(
+        bad
+    )
+    first_event = pc.utf8_trim_whitespace(pc.list_element(pc.split_pattern(events, "|", max_splits=1), 0))
+    good = pa.table(
+        {
+            "campaign_id": campaign,
+            "member_key": key,
+            "member_id": member_id,
+            "global_user_id": global_user_id,
+            "email": email,
+            "score": score,
+            "verdict": verdict if kind == SCRUBBED else pa.array([""] * n),
+            "selected": pc.is_in(selected, value_set=pa.array(sorted(TRUE_WORDS))),
+            "events": events,
+            # market preference: rank 0 is the first-choice event; no event, no rank-0 record
+            "rank0_event": pc.if_else(pc.equal(first_event, ""), None, first_event),
+            "line": line,
+        }
+    ).filter(pc.invert(bad))
+    # one row per campaign and member: the highest score, on equal scores the later line
+    ordered = good.sort_by(
+        [
+            ("campaign_id", "ascending"),
+            ("member_key", "ascending"),
+            ("score", "ascending"),
+            ("line", "ascending"),
+        ]
+    )
+    if ordered.num_rows:
+        camp, member = ordered["campaign_id"].combine_chunks(), ordered["member_key"].combine_chunks()
+        same_as_next = pc.and_(pc.equal(camp[:-1], camp[1:]), pc.equal(member[:-1], member[1:]))
+        keep = pa.concat_arrays([pc.invert(same_as_next), pa.array([True])])
+        ordered = ordered.filter(keep).sort_by("line")
+    return Validated(
+        valid=ordered.to_pandas(types_mapper=pd.ArrowDtype),
+        rejects=rejects.to_pandas(),
+        rows_in=n,
+        duplicates=good.num_rows - ordered.num_rows,
+    )
+
+
+def event_list(events: str) -> list[str]:
+    """The `|`-separated preference order of one record, first choice first."""
+    return [e.strip() for e in events.split("|") if e.strip()]
+
+
+@dataclass(frozen=True)
+class MemberState:
+    verdict: str | None  # verified | rejected | None (fanlist rows carry no verdict)
+    selected: bool
+
+
+def count_delta(old: MemberState | None, new: MemberState | None) -> tuple[int, int, int]:
+    """(verified, rejected, selected) change when a member's stored state goes from `old` to `new`
+    (None: no row). Applying the deltas of every write keeps the counts equal to a recount."""
+
+    def vector(state: MemberState | None) -> tuple[int, int, int]:
+        if state is None:
+            return (0, 0, 0)
+        return (int(state.verdict == VERIFIED), int(state.verdict == REJECTED), int(state.selected))
+
+    before, after = vector(old), vector(new)
+    return (after[0] - before[0], after[1] - before[1], after[2] - before[2])
+
+
+def recount(states: list[MemberState]) -> tuple[int, int, int]:
+    return (
+        sum(1 for s in states if s.verdict == VERIFIED),
+        sum(1 for s in states if s.verdict == REJECTED),
+        sum(1 for s in states if s.selected),
+    )

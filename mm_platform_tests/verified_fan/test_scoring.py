@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import gzip
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mm_platform.verified_fan.scoring import (
+    FANLIST,
+    REJECTED,
+    SCRUBBED,
+    VERIFIED,
+    FileError,
+    MemberState,
+    count_delta,
+    event_list,
+    read_csv,
+    recount,
+    validate,
+)
+
+HEADER = "campaign_id,member_id,global_user_id,email,score,verdict,selected,events\n"
+
+
+def scrubbed(*rows: str) -> bytes:
+    return (HEADER + "\n".join(rows) + "\n").encode()
+
+
+def test_good_rows_are_normalized_and_ranked() -> None:
+    result = validate(
+        read_csv(
+            scrubbed(
+                "c1,m1,,A@X.COM,0.93,Verified,yes,ev9|ev2",
+                "c1,,g2,,0.4,rejected,,",
+            )
+        ),
+        SCRUBBED,
+    )
+    assert result.rejects.empty
+    first, second = result.valid.to_dict("records")
+    assert (first["member_key"], first["email"], first["verdict"], first["selected"]) == (
+        "m1",
+        "a@x.com",
+        VERIFIED,
+        True,
+    )
+    assert (event_list(first["events"]), first["rank0_event"]) == (["ev9", "ev2"], "ev9")
+    assert (second["member_key"], second["verdict"], second["selected"], second["rank0_event"]) == (
+        "g2",
+        REJECTED,
+        False,
+        None,
+    )
+
+
+def test_bad_rows_are_rejected_with_reasons_and_never_block_good_rows() -> None:
+    result = validate(
+        read_csv(
+            scrubbed(
+                ",m1,,,0.5,verified,,",
+                "c1,,,,0.5,verified,,",
+                "c1,m3,,,high,verified,,",
+                "c1,m4,,,,verified,,",
+                "c1,m5,,not-an-email,0.5,verified,,",
+                "c1,m6,,,0.5,maybe,,",
+                "c1,m7,,,0.5,verified,perhaps,",
+                "c1,m8,,,inf,verified,,",
+                "c1,m9,,,0.5,verified,,",
+            )
+        ),
+        SCRUBBED,
+    )
+    assert result.rejects[["row", "reason"]].values.tolist() == [
+        [1, "campaign_id is empty"],
+        [2, "no member_id or global_user_id"],
+        [3, "score is not a number"],
+        [4, "score is empty"],
+        [5, "email does not look like an address"],
+        [6, "verdict must be verified or rejected"],
+        [7, "selected must be true/false/1/0/yes/no"],
+        [8, "score is not finite"],
+    ]
+    assert result.valid["member_key"].tolist() == ["m9"]
+
+
+def test_duplicates_keep_the_highest_score_and_on_ties_the_later_row() -> None:
+    result = validate(
+        read_csv(
+            scrubbed(
+                "c1,m1,,,0.2,rejected,,",
+                "c1,m1,,,0.9,verified,,",
+                "c1,m1,,,0.5,rejected,,",
+                "c2,m1,,,0.1,rejected,,",
+                "c1,m2,,,0.7,verified,,",
+                "c1,m2,,,0.7,rejected,,",
+            )
+        ),
+        SCRUBBED,
+    )
+    rows = {
+        (r["campaign_id"], r["member_key"]): (r["score"], r["verdict"])
+        for r in result.valid.to_dict("records")
+    }
+    assert rows == {
+        ("c1", "m1"): (0.9, VERIFIED),
+        ("c2", "m1"): (0.1, REJECTED),
+        ("c1", "m2"): (0.7, REJECTED),
+    }
+    assert result.duplicates == 3
+
+
+def test_fanlist_files_need_no_verdict_and_fall_back_to_email() -> None:
+    data = b"campaign_id,email,score\nc1,Fan@Example.org,0.8\nc1,fan@example.org,0.6\nc1,,0.5\n"
+    result = validate(read_csv(data), FANLIST)
+    assert result.valid[["member_key", "score"]].values.tolist() == [["fan@example.org", 0.8]]
+    assert result.rejects["reason"].tolist() == ["no member_id or global_user_id or email"]
+
+
+def test_gzip_extra_columns_and_header_case_are_accepted() -> None:
+    data = gzip.compress(b"Campaign_ID, MEMBER_ID ,score,verdict,extra\nc1,m1,1,verified,x\n")
+    result = validate(read_csv(data), SCRUBBED)
+    assert result.valid["member_key"].tolist() == ["m1"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"\x1f\x8b not really gzip", "broken gzip"),
+        (b"\xff\xfe\x00bad", "not a UTF-8 CSV"),
+    ],
+)
+def test_unreadable_files_fail_as_a_whole(data: bytes, message: str) -> None:
+    with pytest.raises(FileError, match=message):
+        read_csv(data)
+
+
+def test_a_missing_required_column_fails_the_file() -> None:
+    with pytest.raises(FileError, match="missing required column\\(s\\): verdict"):
+        validate(read_csv(b"campaign_id,member_id,score\nc1,m1,1\n"), SCRUBBED)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "delta"),
+    [
+        (None, MemberState(VERIFIED, False), (1, 0, 0)),
+        (None, MemberState(REJECTED, True), (0, 1, 1)),
+        (MemberState(VERIFIED, False), MemberState(REJECTED, False), (-1, 1, 0)),
+        (MemberState(REJECTED, True), MemberState(VERIFIED, True), (1, -1, 0)),
+        (MemberState(VERIFIED, False), MemberState(VERIFIED, True), (0, 0, 1)),
+        (MemberState(VERIFIED, True), MemberState(VERIFIED, False), (0, 0, -1)),
+        (MemberState(VERIFIED, True), MemberState(VERIFIED, True), (0, 0, 0)),
+        (MemberState(VERIFIED, True), None, (-1, 0, -1)),
+    ],
+)
+def test_count_deltas_follow_the_business_rules(old, new, delta) -> None:
+    assert count_delta(old, new) == delta
+
+
+states = st.one_of(
+    st.none(), st.builds(MemberState, st.sampled_from([VERIFIED, REJECTED, None]), st.booleans())
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), states), max_size=80), st.randoms())
+def test_summed_deltas_equal_a_recount_after_any_sequence_of_writes(writes, rnd: random.Random) -> None:
+    """Files arrive in any order, repeat, flip verdicts and deselect: the running counts stay exact."""
+    current: dict[int, MemberState | None] = {}
+    counts = [0, 0, 0]
+    for member, new in writes:
+        delta = count_delta(current.get(member), new)
+        counts = [c + d for c, d in zip(counts, delta, strict=True)]
+        current[member] = new
+    assert tuple(counts) == recount([s for s in current.values() if s is not None])
