@@ -338,3 +338,53 @@ def test_demo_round_summary(chain: Chain) -> None:
     )
     assert f"member stats items (DynamoDB) for the round's members: {len(members)}" in lines[1]
     assert len(lines) == 4 + 10  # header lines and the top ten
+
+
+def test_a_round_with_a_single_attendee_stays_unrated_through_the_chain(chain: Chain) -> None:
+    """Decision 9.2 end to end: nobody is rated, the round is not rated, the DW has no rating order
+    for it, and the check explains the unrated attendee instead of failing."""
+    round_id = 990301
+    with chain.oltp.begin() as conn:
+        insert_round(
+            conn,
+            round_id=round_id,
+            contest_id=round_id,
+            project_id=40_000_000 + round_id,
+            start=dt.datetime(2024, 2, 1),
+            coders=3,
+            seed=5,
+            coder_id_base=31_000_000,
+        )
+        conn.execute(
+            update(oltp.submission)
+            .where(
+                oltp.submission.c.member_id != 31_000_000,
+                oltp.submission.c.project_id == 40_000_000 + round_id,
+            )
+            .values(final_score=None)
+        )
+    result = chain.run(round_id)
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    ratings = metadata_of(result, "round_ratings")
+    assert (ratings["attended"], ratings["rated_total"], ratings["unrated_single_coder_pass"]) == (1, 0, 1)
+    lcr = chain.lcr(round_id)
+    assert lcr[31_000_000][:3] == ("Y", 0, None)
+    with chain.oltp.connect() as conn:
+        assert (
+            conn.execute(
+                select(oltp.round_.c.rated_ind).where(oltp.round_.c.round_id == round_id)
+            ).scalar_one()
+            == 0
+        )
+    with chain.dw.connect() as conn:
+        row = conn.execute(select(dw.round_).where(dw.round_.c.round_id == round_id)).one()
+        assert (row.rated_ind, row.rating_order) == (0, None)
+        nums = (
+            conn.execute(
+                select(dw.long_comp_result.c.num_ratings).where(dw.long_comp_result.c.round_id == round_id)
+            )
+            .scalars()
+            .all()
+        )
+        assert nums and all(n is not None for n in nums)
