@@ -272,6 +272,14 @@ def test_a_failure_shows_at_the_asset_that_failed(chain: Chain) -> None:
     assert "Could not connect to the endpoint URL" in error.to_string()
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert materialized == {"long_comp_result_attendance", "round_ratings", "dw_coders", "dw_mm_ratings"}
+    # and `mm-platform trace` points an operator at it
+    inbox = EventInbox(engine_for(chain.settings.platform_db_url))
+    inbox.create_schema()
+    _, [round_trace] = trace_member(
+        20_000_000, chain.oltp, inbox, chain.instance, chain.settings.topics.autopilot
+    )
+    assert round_trace.problem == f"the latest run {result.run_id[:8]} failed at marathon__member_stats"
+    assert [s.verdict for s in round_trace.steps][-2:] == ["missing", "missing"]
 
 
 def _scores(chain: Chain, coder_ids: set[int]) -> dict[int, float]:
