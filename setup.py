@@ -16,6 +16,7 @@ setup(
         "pandas>=2.2,<3",
         "numpy>=1.26,<3",
         "pyarrow>=15",
+        "pandera>=0.26,<1",
         # dagster-postgres 0.29 breaks with SQLAlchemy 2.1 (no psycopg module), see TOOLCHAIN.md
         "SQLAlchemy>=2.0,<2.1",
         "boto3>=1.34,<2",

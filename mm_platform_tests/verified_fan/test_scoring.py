@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mm_platform.verified_fan.contract import failing_rows
 from mm_platform.verified_fan.scoring import (
     FANLIST,
     REJECTED,
@@ -175,3 +178,28 @@ def test_summed_deltas_equal_a_recount_after_any_sequence_of_writes(writes, rnd:
         counts = [c + d for c, d in zip(counts, delta, strict=True)]
         current[member] = new
     assert tuple(counts) == recount([s for s in current.values() if s is not None])
+
+
+cells = {
+    "campaign_id": st.sampled_from(["c1", "c2", "", " "]),
+    "member_id": st.sampled_from(["m1", "m2", "", "007"]),
+    "global_user_id": st.sampled_from(["", "g1"]),
+    "email": st.sampled_from(["", "a@b.co", "nope", "X@Y.ORG"]),
+    "score": st.sampled_from(["0.5", "1", "-2.5e3", "", "high", "inf", ".5", "1."]),
+    "verdict": st.sampled_from(["verified", "Rejected", "", "maybe"]),
+    "selected": st.sampled_from(["", "true", "No", "1", "perhaps"]),
+    "events": st.sampled_from(["", "e1", "e1|e2"]),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.fixed_dictionaries(cells), min_size=1, max_size=30), st.sampled_from([SCRUBBED, FANLIST]))
+def test_the_pandera_contract_and_the_fast_checks_refuse_the_same_rows(rows, kind) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(cells))
+    writer.writeheader()
+    writer.writerows(rows)
+    table = read_csv(out.getvalue().encode())
+    by_schema = failing_rows(table.to_pandas(), kind)
+    by_arrow = {int(r) - 1 for r in validate(table, kind).rejects["row"]}
+    assert by_schema == by_arrow
