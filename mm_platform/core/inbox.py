@@ -56,8 +56,10 @@ event_inbox = Table(
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("topic", String(249), nullable=False),
-    Column("kafka_partition", Integer, nullable=False),
-    Column("kafka_offset", BigInteger, nullable=False),
+    # a Kafka message is identified by its coordinates, an object (an S3 file) by its reference
+    Column("kafka_partition", Integer),
+    Column("kafka_offset", BigInteger),
+    Column("source_ref", String(1100)),
     Column("message_key", Text),
     Column("headers", JSON),
     Column("raw_value", LargeBinary),
@@ -74,6 +76,7 @@ event_inbox = Table(
     Column("last_attempted", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("topic", "kafka_partition", "kafka_offset", name="uq_event_inbox_coordinates"),
+    UniqueConstraint("topic", "source_ref", name="uq_event_inbox_source_ref"),
     Index("ix_event_inbox_status_id", "status", "id"),
     Index("ix_event_inbox_entity", "topic", "entity_key", "id"),
     Index("ix_event_inbox_dedup", "topic", "dedup_key"),
@@ -127,11 +130,21 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
+class NewObject:
+    """One object seen in a store (an S3 file version) with the verdict of the domain's router."""
+
+    topic: str  # e.g. s3://bucket
+    ref: str  # unique within the topic, e.g. key@etag
+    payload: Any
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
 class InboxEvent:
     id: int
     topic: str
-    partition: int
-    offset: int
+    partition: int | None
+    offset: int | None
     key: str | None
     payload: Any
     event_type: str | None
@@ -144,6 +157,7 @@ class InboxEvent:
     run_id: str | None
     received_at: dt.datetime
     last_attempted: dt.datetime | None
+    source_ref: str | None = None
 
 
 def _row_to_event(row: Any, payload: Any = None) -> InboxEvent:
@@ -153,6 +167,7 @@ def _row_to_event(row: Any, payload: Any = None) -> InboxEvent:
         topic=row.topic,
         partition=row.kafka_partition,
         offset=row.kafka_offset,
+        source_ref=row.source_ref,
         key=row.message_key,
         payload=row.payload if "payload" in row._fields else payload,
         event_type=row.event_type,
@@ -271,6 +286,68 @@ class EventInbox:
                 coordinates = (row.topic, row.kafka_partition, row.kafka_offset)
                 if coordinates in payloads:
                     found[coordinates] = _row_to_event(row, payload=payloads[coordinates])
+        return found
+
+    def record_objects(self, objects: Sequence[NewObject]) -> list[tuple[InboxEvent, bool]]:
+        """Persist objects once (unique on topic and ref); returns each stored row and whether this
+        call inserted it — a re-listed object keeps its first row and status."""
+        if not objects:
+            return []
+        now = utcnow()
+        with self.engine.begin() as conn:
+            known = self._fetch_refs(conn, objects)
+            rows = [
+                {
+                    "topic": o.topic,
+                    "source_ref": o.ref,
+                    "payload": o.payload,
+                    "event_type": o.verdict.event_type,
+                    "entity_key": o.verdict.entity_key,
+                    "dedup_key": o.verdict.dedup_key,
+                    "partition_key": o.verdict.partition_key,
+                    "status": o.verdict.status.value,
+                    "reason": o.verdict.reason,
+                    "attempts": 0,
+                    "received_at": now,
+                    "updated_at": now,
+                }
+                for o in objects
+                if (o.topic, o.ref) not in known
+            ]
+            if rows:
+                dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+                conn.execute(
+                    dialect.insert(event_inbox).on_conflict_do_nothing(
+                        index_elements=["topic", "source_ref"]
+                    ),
+                    rows,
+                )
+            stored = self._fetch_refs(conn, objects)
+        return [(stored[(o.topic, o.ref)], (o.topic, o.ref) not in known) for o in objects]
+
+    def known_refs(self, topic: str, refs: Sequence[str]) -> set[str]:
+        with self.engine.connect() as conn:
+            return {
+                ref
+                for (_, ref) in self._fetch_refs(
+                    conn, [NewObject(topic, r, None, Verdict(Status.NEW)) for r in refs]
+                )
+            }
+
+    @staticmethod
+    def _fetch_refs(conn: Any, objects: Sequence[NewObject]) -> dict[tuple[str, str], InboxEvent]:
+        found: dict[tuple[str, str], InboxEvent] = {}
+        by_topic: dict[str, list[str]] = {}
+        for o in objects:
+            by_topic.setdefault(o.topic, []).append(o.ref)
+        for topic, refs in by_topic.items():
+            for start in range(0, len(refs), 500):
+                rows = conn.execute(
+                    select(event_inbox).where(
+                        event_inbox.c.topic == topic, event_inbox.c.source_ref.in_(refs[start : start + 500])
+                    )
+                )
+                found.update({(row.topic, row.source_ref): _row_to_event(row) for row in rows})
         return found
 
     def transition(
