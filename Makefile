@@ -34,5 +34,5 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/kafka_ingest.py
 
-clean-state:
+clean-state:  ## forget the embedded stack state (databases, Dagster home, broker log)
 	rm -rf .mm_platform
