@@ -17,6 +17,8 @@ setup(
         "numpy>=1.26,<3",
         "pyarrow>=15",
         "pandera>=0.26,<1",
+        "slack-sdk>=3.27,<4",
+        "requests>=2.31,<3",
         # dagster-postgres 0.29 breaks with SQLAlchemy 2.1 (no psycopg module), see TOOLCHAIN.md
         "SQLAlchemy>=2.0,<2.1",
         "boto3>=1.34,<2",

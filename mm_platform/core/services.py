@@ -37,19 +37,25 @@ class HttpService(ConfigurableResource):
             session.headers["Authorization"] = f"Bearer {self.token}"
         return session
 
-    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
         try:
             with self._session() as session:
-                response = session.post(url, json=body, timeout=self.timeout_seconds)
+                response = session.request(method, url, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
-            raise ServiceError(f"POST {url} failed: {exc.__class__.__name__}: {exc}") from exc
+            raise ServiceError(f"{method} {url} failed: {exc.__class__.__name__}: {exc}") from exc
         if response.status_code >= 400:
-            raise ServiceError(f"POST {url} answered {response.status_code}: {response.text[:300]}")
+            raise ServiceError(f"{method} {url} answered {response.status_code}: {response.text[:300]}")
         try:
             return response.json() if response.content else {}
         except ValueError:
             return {"body": response.text[:300]}
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("POST", path, json=body)
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self._call("GET", path, params=params)
 
 
 class RatingsService(HttpService):
