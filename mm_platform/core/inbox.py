@@ -34,9 +34,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from mm_platform.core.sql import engine_for
+from mm_platform.core.sql import dialect_insert, engine_for, ensure_schema
 
 
 class Status(str, Enum):
@@ -192,16 +191,10 @@ class EventInbox:
     def create_schema(self) -> None:
         metadata.create_all(self.engine, checkfirst=True)
 
-    def _insert_ignoring_duplicates(self) -> Any:
-        """An INSERT that skips messages already stored. Executed with a list of rows, SQLAlchemy
-        batches it (insertmanyvalues) and caches the compiled statement."""
-        dialect = self.engine.dialect.name
-        coordinates = ["topic", "kafka_partition", "kafka_offset"]
-        if dialect == "postgresql":
-            return postgresql.insert(event_inbox).on_conflict_do_nothing(index_elements=coordinates)
-        if dialect == "sqlite":
-            return sqlite.insert(event_inbox).on_conflict_do_nothing(index_elements=coordinates)
-        raise NotImplementedError(f"the inbox supports SQLite and PostgreSQL, not {dialect}")
+    def _insert_ignoring_duplicates(self, unique: Sequence[str]) -> Any:
+        """An INSERT that skips rows already stored under `unique`. Executed with a list of rows,
+        SQLAlchemy batches it (insertmanyvalues) and caches the compiled statement."""
+        return dialect_insert(self.engine, event_inbox).on_conflict_do_nothing(index_elements=list(unique))
 
     def record_batch(self, events: Sequence[NewEvent]) -> list[InboxEvent]:
         """Persist a consumed batch once and return the stored rows in the batch's order.
@@ -258,7 +251,9 @@ class EventInbox:
                     }
                 )
             if rows:
-                conn.execute(self._insert_ignoring_duplicates(), rows)
+                conn.execute(
+                    self._insert_ignoring_duplicates(["topic", "kafka_partition", "kafka_offset"]), rows
+                )
             stored = self._fetch_stored(conn, events)
         return [stored[_coords(e)] for e in events]
 
@@ -315,13 +310,7 @@ class EventInbox:
                 if (o.topic, o.ref) not in known
             ]
             if rows:
-                dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-                conn.execute(
-                    dialect.insert(event_inbox).on_conflict_do_nothing(
-                        index_elements=["topic", "source_ref"]
-                    ),
-                    rows,
-                )
+                conn.execute(self._insert_ignoring_duplicates(["topic", "source_ref"]), rows)
             stored = self._fetch_refs(conn, objects)
         return [(stored[(o.topic, o.ref)], (o.topic, o.ref) not in known) for o in objects]
 
@@ -466,17 +455,10 @@ def decode_headers(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str
     return {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in headers}
 
 
-_schema_ready: set[str] = set()
-
-
 class InboxResource(ConfigurableResource):
     """The platform database that holds the event inbox (created on first use)."""
 
     database_url: str
 
     def get_inbox(self) -> EventInbox:
-        inbox = EventInbox(engine_for(self.database_url))
-        if self.database_url not in _schema_ready:
-            inbox.create_schema()
-            _schema_ready.add(self.database_url)
-        return inbox
+        return EventInbox(ensure_schema(metadata, engine_for(self.database_url)))

@@ -4,7 +4,6 @@ in the platform database's `slack_outbox` instead of being sent."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from dagster import ConfigurableResource
@@ -13,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, select
 
-from mm_platform.core.sql import engine_for
+from mm_platform.core.sql import db_now, engine_for, ensure_schema
 
 metadata = MetaData()
 slack_outbox = Table(
@@ -43,15 +42,14 @@ class SlackNotifier(ConfigurableResource):
         if not self.token:
             if not self.outbox_db_url:
                 raise SlackError("no Slack token and no local outbox configured")
-            engine = engine_for(self.outbox_db_url)
-            metadata.create_all(engine, checkfirst=True)
+            engine = ensure_schema(metadata, engine_for(self.outbox_db_url))
             with engine.begin() as conn:
                 result = conn.execute(
                     slack_outbox.insert().values(
                         channel=channel,
                         text=text,
                         attachments=attachments,
-                        recorded_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+                        recorded_at=db_now(),
                     )
                 )
             return f"outbox-{result.inserted_primary_key[0]}"
@@ -65,7 +63,6 @@ class SlackNotifier(ConfigurableResource):
     def outbox(self) -> list[dict[str, Any]]:
         if not self.outbox_db_url:
             return []
-        engine = engine_for(self.outbox_db_url)
-        metadata.create_all(engine, checkfirst=True)
+        engine = ensure_schema(metadata, engine_for(self.outbox_db_url))
         with engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(slack_outbox).order_by(slack_outbox.c.id))]

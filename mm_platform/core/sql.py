@@ -6,13 +6,14 @@ processes write to the same file; PostgreSQL is used as it is.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
 
 _engines: dict[str, Engine] = {}
@@ -60,20 +61,47 @@ class SqlDatabase(ConfigurableResource):
         return engine_for(self.url)
 
 
+_schemas_ready: set[tuple[int, str]] = set()
+
+
+def ensure_schema(metadata: MetaData, engine: Engine) -> Engine:
+    """Create the tables of `metadata` that are missing, once per process and database."""
+    marker = (id(metadata), engine.url.render_as_string(hide_password=False))
+    if marker not in _schemas_ready:
+        metadata.create_all(engine, checkfirst=True)
+        _schemas_ready.add(marker)
+    return engine
+
+
+def db_now() -> dt.datetime:
+    """Now in UTC, naive: what the DateTime columns without a time zone hold."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def int_or_none(value: Any) -> int | None:
+    """A NUMERIC column's value (Decimal) as int, keeping NULL."""
+    return None if value is None else int(value)
+
+
+def dialect_insert(bind: Connection | Engine, table: Table) -> Any:
+    """The INSERT of SQLite or PostgreSQL, which both know ON CONFLICT; other databases are refused."""
+    dialect = bind.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise NotImplementedError(f"ON CONFLICT writes support SQLite and PostgreSQL, not {dialect}")
+    return insert(table)
+
+
 def upsert(
     conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], chunk: int = 1000
 ) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE the other given columns, on SQLite and PostgreSQL."""
     if not rows:
         return
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        raise NotImplementedError(f"upsert supports SQLite and PostgreSQL, not {dialect}")
-    statement = dialect_insert(table)
+    statement = dialect_insert(conn, table)
     updated = [c for c in rows[0] if c not in keys]
     statement = (
         statement.on_conflict_do_update(

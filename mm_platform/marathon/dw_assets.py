@@ -13,7 +13,7 @@ from dagster import (
 )
 from sqlalchemy import select
 
-from mm_platform.core.sql import SqlDatabase
+from mm_platform.core.sql import SqlDatabase, ensure_schema
 from mm_platform.marathon import dw_schema as dw
 from mm_platform.marathon import schema as oltp
 from mm_platform.marathon.assets import GROUP, round_id_of, round_ratings
@@ -24,15 +24,10 @@ from mm_platform.marathon.schema import MARATHON_RATING_TYPE_ID
 DW_CODERS = AssetKey(["marathon", "dw_coders"])
 DW_MM_RATINGS = AssetKey(["marathon", "dw_mm_ratings"])
 
-_dw_ready: set[str] = set()
-
 
 def dw_engine(dw_db: SqlDatabase):
-    engine = dw_db.get_engine()
-    if dw_db.url not in _dw_ready:
-        dw.create_dw_schema(engine)
-        _dw_ready.add(dw_db.url)
-    return engine
+    """The DW engine, its tables created on first use."""
+    return ensure_schema(dw.metadata, dw_db.get_engine())
 
 
 @asset(

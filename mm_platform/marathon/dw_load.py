@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from mm_platform.core.sql import upsert
+from mm_platform.core.sql import int_or_none, upsert
 from mm_platform.marathon import dw_schema as dw
 from mm_platform.marathon import schema as oltp
 from mm_platform.marathon.dw_logic import (
@@ -29,10 +29,6 @@ from mm_platform.marathon.dw_logic import (
 from mm_platform.marathon.schema import MARATHON_RATING_TYPE_ID
 
 CHUNK = 500
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def _chunks(values: list[Any]) -> list[list[Any]]:
@@ -139,14 +135,14 @@ def _load_results(oltp_conn: Connection, dw_conn: Connection, round_id: int) -> 
             "system_point_total": r.system_point_total,
             "num_submissions": r.submission_number,
             "attended": r.attended,
-            "old_rating": _int(r.old_rating),
-            "new_rating": _int(r.new_rating),
-            "old_vol": _int(r.old_vol),
-            "new_vol": _int(r.new_vol),
+            "old_rating": int_or_none(r.old_rating),
+            "new_rating": int_or_none(r.new_rating),
+            "old_vol": int_or_none(r.old_vol),
+            "new_vol": int_or_none(r.new_vol),
             "rated_ind": int(r.rated_ind or 0),
             "advanced": r.advanced,
-            "old_rating_id": rating_id(_int(r.old_rating)),
-            "new_rating_id": rating_id(_int(r.new_rating)),
+            "old_rating_id": rating_id(int_or_none(r.old_rating)),
+            "new_rating_id": rating_id(int_or_none(r.new_rating)),
             "provisional_placed": provisional.get(r.coder_id),
             "num_ratings": None,
         }

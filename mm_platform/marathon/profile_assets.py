@@ -20,7 +20,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from mm_platform.core.aws import DynamoDBResource
-from mm_platform.core.sql import SqlDatabase
+from mm_platform.core.sql import SqlDatabase, db_now
 from mm_platform.marathon import dw_schema as dw
 from mm_platform.marathon.assets import GROUP, round_id_of
 from mm_platform.marathon.dw_assets import DW_MM_RATINGS, dw_engine, dw_mm_ratings
@@ -40,10 +40,6 @@ class MemberProfileStore(ConfigurableResource):
     create_stats_table: bool = Field(
         default=False, description="create the table when missing (embedded stack)"
     )
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _round_members(conn, round_id: int) -> list[int]:
@@ -137,7 +133,7 @@ def member_stats(
 ) -> MaterializeResult:
     round_id = round_id_of(context)
     started = time.perf_counter()
-    now = _utcnow()
+    now = db_now()
     with dw_engine(dw_db).connect() as conn:
         members = _round_members(conn, round_id)
         items = []

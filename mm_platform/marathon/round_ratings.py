@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from mm_platform.core.sql import upsert
+from mm_platform.core.sql import db_now, int_or_none, upsert
 from mm_platform.marathon.ratings import rate_round
 from mm_platform.marathon.schema import (
     MARATHON_RATING_TYPE_ID,
@@ -65,10 +65,6 @@ class RoundRatingOutcome:
     results: pd.DataFrame | None = None
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
 def _capture_inputs(conn: Connection, round_id: int, coder_ids: list[int], now: dt.datetime) -> None:
     """Snapshot the pre-round algo_rating of coders not captured yet (first rating of the round,
     or a coder whose attendance came later)."""
@@ -90,7 +86,7 @@ def _capture_inputs(conn: Connection, round_id: int, coder_ids: list[int], now: 
     values = []
     for coder_id in missing:
         row = current.get(coder_id)
-        if row is not None and _int(row.round_id) == round_id:
+        if row is not None and int_or_none(row.round_id) == round_id:
             # rated from this round already by someone else's process: its inputs are unknown
             raise RuntimeError(
                 f"coder {coder_id}'s rating already comes from round {round_id} but its pre-round "
@@ -114,7 +110,7 @@ def _capture_inputs(conn: Connection, round_id: int, coder_ids: list[int], now: 
 def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None = None) -> RoundRatingOutcome:
     """Rate every attended coder of the round and write long_comp_result, algo_rating and
     round.rated_ind. Call inside a transaction: everything is written or nothing."""
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = now or db_now()
     outcome = RoundRatingOutcome(round_id)
     attended = conn.execute(
         select(long_comp_result.c.coder_id, long_comp_result.c.system_point_total).where(
@@ -136,9 +132,11 @@ def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None 
         {
             "coder_id": coder_ids,
             "old_rating": [
-                _int(inputs[c].old_rating) if inputs[c].had_rating_row else None for c in coder_ids
+                int_or_none(inputs[c].old_rating) if inputs[c].had_rating_row else None for c in coder_ids
             ],
-            "old_vol": [_int(inputs[c].old_vol) if inputs[c].had_rating_row else None for c in coder_ids],
+            "old_vol": [
+                int_or_none(inputs[c].old_vol) if inputs[c].had_rating_row else None for c in coder_ids
+            ],
             "num_ratings": [int(inputs[c].old_num_ratings) for c in coder_ids],
             "score": [
                 None if r.system_point_total is None else float(r.system_point_total) for r in attended
@@ -149,7 +147,7 @@ def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None 
     outcome.results = results
 
     current_round = {
-        r.coder_id: _int(r.round_id)
+        r.coder_id: int_or_none(r.round_id)
         for r in conn.execute(
             select(algo_rating.c.coder_id, algo_rating.c.round_id).where(
                 algo_rating.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID,
@@ -172,7 +170,7 @@ def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None 
             }
         )
         holder = current_round.get(row.coder_id)
-        ours = holder in (None, round_id, _int(snapshot.old_rating_round_id))
+        ours = holder in (None, round_id, int_or_none(snapshot.old_rating_round_id))
         if not ours:
             outcome.kept_for_later_round.append(row.coder_id)
         elif rated:

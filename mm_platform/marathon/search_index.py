@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Engine
 
-from mm_platform.core.sql import upsert
+from mm_platform.core.sql import db_now, upsert
 from mm_platform.marathon import dw_schema as dw
 
 
@@ -36,7 +35,7 @@ class MemberSearchIndex(ConfigurableResource):
         """Index (create or replace, by coder id) every document; raises if any was refused."""
         if self.url:
             return self._bulk_index(documents)
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = db_now()
         with dw_engine.begin() as conn:
             upsert(
                 conn,
