@@ -10,13 +10,18 @@ import pandas as pd
 import pandera.pandas as pa
 
 from mm_platform.verified_fan.scoring import (
+    CAMPAIGN_ID_RULE,
     EMAIL,
     FALSE_WORDS,
     FANLIST,
+    MAX_CAMPAIGN_ID,
+    MAX_MEMBER_KEY_BYTES,
+    MEMBER_KEY_RULE,
     NUMBER,
     REJECTED,
     SCRUBBED,
     TRUE_WORDS,
+    UNUSABLE_CAMPAIGN_ID,
     VERIFIED,
 )
 
@@ -25,17 +30,38 @@ def _clean(series: pd.Series) -> pd.Series:
     return series.astype(str).str.strip()
 
 
-def _member_key_present(frame: pd.DataFrame, with_email: bool) -> pd.Series:
-    key = pd.Series(False, index=frame.index)
+def _member_key(frame: pd.DataFrame, with_email: bool) -> pd.Series:
+    """member_id, else global_user_id (fanlist: else the lower-cased email); "" when none."""
+    key = pd.Series("", index=frame.index)
     for column in ["member_id", "global_user_id"] + (["email"] if with_email else []):
         if column in frame.columns:
-            key |= _clean(frame[column]) != ""
+            value = _clean(frame[column])
+            key = key.where(key != "", value.str.lower() if column == "email" else value)
     return key
+
+
+def _member_key_present(frame: pd.DataFrame, with_email: bool) -> pd.Series:
+    return _member_key(frame, with_email) != ""
+
+
+def _member_key_short_enough(frame: pd.DataFrame, with_email: bool) -> pd.Series:
+    return _member_key(frame, with_email).map(lambda k: len(k.encode("utf-8"))) <= MAX_MEMBER_KEY_BYTES
+
+
+def _usable_campaign_id(series: pd.Series) -> pd.Series:
+    cleaned = _clean(series)
+    return (cleaned.str.len() <= MAX_CAMPAIGN_ID) & ~cleaned.str.contains(UNUSABLE_CAMPAIGN_ID, regex=True)
 
 
 def _schema(kind: str) -> pa.DataFrameSchema:
     columns = {
-        "campaign_id": pa.Column(str, pa.Check(lambda s: _clean(s) != "", name="campaign_id is not empty")),
+        "campaign_id": pa.Column(
+            str,
+            [
+                pa.Check(lambda s: _clean(s) != "", name="campaign_id is not empty"),
+                pa.Check(_usable_campaign_id, name=CAMPAIGN_ID_RULE),
+            ],
+        ),
         "member_id": pa.Column(str, required=False),
         "global_user_id": pa.Column(str, required=False),
         "email": pa.Column(
@@ -69,7 +95,10 @@ def _schema(kind: str) -> pa.DataFrameSchema:
         )
     return pa.DataFrameSchema(
         columns,
-        checks=[pa.Check(lambda f: _member_key_present(f, kind == FANLIST), name="a member key is present")],
+        checks=[
+            pa.Check(lambda f: _member_key_present(f, kind == FANLIST), name="a member key is present"),
+            pa.Check(lambda f: _member_key_short_enough(f, kind == FANLIST), name=MEMBER_KEY_RULE),
+        ],
         strict=False,
         name=f"{kind} scored file",
     )

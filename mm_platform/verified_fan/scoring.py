@@ -26,6 +26,17 @@ FALSE_WORDS = {"false", "0", "no", "n", "f", ""}
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 NON_FINITE = ["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan"]
+# a campaign id becomes a Dagster partition key (no "..." or control characters) and part of a
+# DynamoDB key; a member key becomes a sort key ("member:" + key, at most 1,024 bytes)
+MAX_CAMPAIGN_ID = 100
+UNUSABLE_CAMPAIGN_ID = r"\.\.\.|[\x00-\x1f\x7f]"
+MAX_MEMBER_KEY_BYTES = 1000
+
+
+CAMPAIGN_ID_RULE = (
+    f"campaign_id must be at most {MAX_CAMPAIGN_ID} characters without '...' or control characters"
+)
+MEMBER_KEY_RULE = f"member key is longer than {MAX_MEMBER_KEY_BYTES} bytes"
 
 
 class FileError(ValueError):
@@ -109,7 +120,15 @@ def validate(table: pa.Table, kind: str) -> Validated:
         reason = pc.if_else(pc.and_(mask, pc.equal(reason, "")), why, reason)
 
     fail(pc.equal(campaign, ""), "campaign_id is empty")
+    fail(
+        pc.or_(
+            pc.greater(pc.utf8_length(campaign), MAX_CAMPAIGN_ID),
+            pc.match_substring_regex(campaign, UNUSABLE_CAMPAIGN_ID),
+        ),
+        CAMPAIGN_ID_RULE,
+    )
     fail(pc.equal(key, ""), "no member_id or global_user_id" + (" or email" if kind == FANLIST else ""))
+    fail(pc.greater(pc.binary_length(key), MAX_MEMBER_KEY_BYTES), MEMBER_KEY_RULE)
     fail(pc.equal(score_text, ""), "score is empty")
     fail(pc.invert(is_number), "score is not a number")
     fail(pc.invert(is_finite), "score is not finite")

@@ -88,6 +88,26 @@ def test_bad_rows_are_rejected_with_reasons_and_never_block_good_rows() -> None:
     assert result.valid["member_key"].tolist() == ["m9"]
 
 
+def test_campaign_ids_must_serve_as_partition_keys_and_member_keys_as_dynamodb_keys() -> None:
+    result = validate(
+        read_csv(
+            scrubbed(
+                "c...1,m1,,,0.5,verified,,",
+                f"{'c' * 101},m2,,,0.5,verified,,",
+                f"c1,{'é' * 501},,,0.5,verified,,",  # 1,002 bytes in UTF-8
+                f"{'c' * 100},{'m' * 1000},,,0.5,verified,,",
+            )
+        ),
+        SCRUBBED,
+    )
+    assert result.rejects["reason"].tolist() == [
+        "campaign_id must be at most 100 characters without '...' or control characters",
+        "campaign_id must be at most 100 characters without '...' or control characters",
+        "member key is longer than 1000 bytes",
+    ]
+    assert result.valid["line"].tolist() == [4]
+
+
 def test_duplicates_keep_the_highest_score_and_on_ties_the_later_row() -> None:
     result = validate(
         read_csv(
@@ -181,8 +201,8 @@ def test_summed_deltas_equal_a_recount_after_any_sequence_of_writes(writes, rnd:
 
 
 cells = {
-    "campaign_id": st.sampled_from(["c1", "c2", "", " "]),
-    "member_id": st.sampled_from(["m1", "m2", "", "007"]),
+    "campaign_id": st.sampled_from(["c1", "c2", "", " ", "c...1", "c\t1", "c" * 101]),
+    "member_id": st.sampled_from(["m1", "m2", "", "007", "é" * 501]),
     "global_user_id": st.sampled_from(["", "g1"]),
     "email": st.sampled_from(["", "a@b.co", "nope", "X@Y.ORG"]),
     "score": st.sampled_from(["0.5", "1", "-2.5e3", "", "high", "inf", ".5", "1."]),
