@@ -1,16 +1,21 @@
-"""Member registrations and exact counts in DynamoDB (moto's server over HTTP)."""
+"""Member registrations, fanlist entries and exact counts in DynamoDB (moto's server over HTTP)."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from decimal import Decimal
+from typing import Any
 
 import boto3
 import pytest
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
-from mm_platform.verified_fan.demand_store import DemandTable, Registration, campaign_pk, member_sk
+from mm_platform.verified_fan.demand_store import (
+    CampaignBusyError,
+    Counts,
+    DemandTable,
+    LeaseLostError,
+)
 
 NOW = "2026-11-23T12:00:00"
 
@@ -20,118 +25,202 @@ def demand(moto_endpoint: str) -> DemandTable:
     client = boto3.client(
         "dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1", **EMBEDDED_CREDENTIALS
     )
-    table = DemandTable(client, f"demand-{uuid.uuid4().hex[:8]}")
+    table = DemandTable(client, f"demand-{uuid.uuid4().hex[:8]}", workers=4)
     assert table.ensure()
     assert not table.ensure()
     return table
 
 
-def reg(
-    member: str, verdict: str | None, selected: bool = False, score: str = "0.5", campaign: str = "c1"
-) -> Registration:
-    return Registration(campaign, member, Decimal(score), verdict, selected, (("email", f"{member}@x.org"),))
+def member(key: str, verdict: str, selected: bool = False, score: float = 0.5) -> tuple[str, dict[str, Any]]:
+    return key, {"score": score, "verdict": verdict, "selected": selected, "email": f"{key}@x.org"}
+
+
+def write(demand: DemandTable, campaign: str, members: list, run: str = "run-1", **kwargs: Any):
+    return demand.write_members(campaign, members, writer=run, now=NOW, **kwargs)
 
 
 def test_first_file_creates_members_and_counts(demand: DemandTable) -> None:
-    stats = demand.upsert(
-        [
-            reg("m1", "verified", True),
-            reg("m2", "rejected"),
-            reg("m3", "verified"),
-            reg("m4", "verified", campaign="c2"),
-        ],
-        NOW,
+    stats = write(
+        demand, "c1", [member("m1", "verified", True), member("m2", "rejected"), member("m3", "verified")]
     )
-    assert stats.as_metadata() == {
-        "in": 4,
-        "success": 4,
-        "created": 4,
-        "updated": 0,
-        "unchanged": 0,
-        "retried_chunks": 0,
-    }
-    assert demand.counts("c1") == (2, 1, 1) == demand.recount("c1")
-    assert demand.counts("c2") == (1, 0, 0) == demand.recount("c2")
+    write(demand, "c2", [member("m4", "verified")])
+    assert (stats.records, stats.created, stats.updated, stats.unchanged, stats.failed) == (3, 3, 0, 0, [])
+    assert stats.delta == (2, 1, 1)
+    assert demand.counts("c1") == Counts(2, 1, 1) == demand.recount("c1")
+    assert demand.counts("c2") == Counts(1, 0, 0) == demand.recount("c2")
+    stored = demand.member("c1", "m1")
+    assert (stored["verdict"], stored["selected"], stored["email"], stored["PK"], stored["SK"]) == (
+        "verified",
+        True,
+        "m1@x.org",
+        "campaign:c1",
+        "member:m1",
+    )
+    assert demand.writer("c1") is None  # the lease is given back
 
 
-def test_the_same_file_again_changes_nothing(demand: DemandTable) -> None:
-    rows = [reg(f"m{i}", "verified" if i % 3 else "rejected", i % 2 == 0) for i in range(120)]
-    demand.upsert(rows, NOW)
+def test_the_same_file_again_writes_nothing_and_changes_no_count(demand: DemandTable) -> None:
+    rows = [member(f"m{i}", "verified" if i % 3 else "rejected", i % 2 == 0) for i in range(250)]
+    write(demand, "c1", rows)
     counts = demand.counts("c1")
-    again = demand.upsert(rows, "2026-11-23T13:00:00")
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 120)
+    again = demand.write_members("c1", rows, writer="run-2", now="2026-11-23T13:00:00", file="again.csv")
+    assert (again.created, again.updated, again.unchanged, again.delta) == (0, 0, 250, (0, 0, 0))
     assert demand.counts("c1") == counts == demand.recount("c1")
+    assert demand.member("c1", "m7")["updatedAt"] == NOW  # not rewritten
+    assert "file" not in demand.member("c1", "m7")
 
 
 def test_flips_and_deselections_keep_counts_exact(demand: DemandTable) -> None:
-    demand.upsert([reg("m1", "verified", True), reg("m2", "rejected", True), reg("m3", "verified")], NOW)
-    stats = demand.upsert(
-        [reg("m1", "rejected", False), reg("m2", "verified", True), reg("m4", "verified", True)], NOW
+    write(
+        demand,
+        "c1",
+        [member("m1", "verified", True), member("m2", "rejected", True), member("m3", "verified")],
     )
-    assert (stats.created, stats.updated) == (1, 2)
-    assert demand.counts("c1") == (3, 1, 2) == demand.recount("c1")
+    stats = write(
+        demand,
+        "c1",
+        [member("m1", "rejected", False), member("m2", "verified", True), member("m4", "verified", True)],
+        run="run-2",
+        file="scrubbed/second.csv",
+    )
+    assert (stats.created, stats.updated, stats.delta) == (1, 2, (1, 0, 0))
+    assert demand.counts("c1") == Counts(3, 1, 2) == demand.recount("c1")
+    assert demand.member("c1", "m1")["file"] == "scrubbed/second.csv"
+
+
+def test_a_score_change_alone_updates_the_member_but_no_count(demand: DemandTable) -> None:
+    write(demand, "c1", [member("m1", "verified", score=0.5)])
+    stats = write(demand, "c1", [member("m1", "verified", score=0.75)], run="run-2")
+    assert (stats.updated, stats.delta) == (1, (0, 0, 0))
+    assert float(demand.member("c1", "m1")["score"]) == 0.75
 
 
 def test_any_sequence_of_files_keeps_counts_equal_to_a_recount(demand: DemandTable) -> None:
     rnd = random.Random(11)
-    for _ in range(6):
-        rows = {}
-        for _ in range(rnd.randint(1, 90)):
-            member = f"m{rnd.randint(0, 60)}"
-            rows[member] = reg(
-                member,
-                rnd.choice(["verified", "rejected"]),
-                rnd.random() < 0.3,
-                campaign=rnd.choice(["c1", "c2"]),
-            )
-        demand.upsert(
-            [r for r in rows.values() if r.campaign_id == "c1"]
-            + [r for r in rows.values() if r.campaign_id == "c2"],
-            NOW,
-        )
+    for run in range(6):
         for campaign in ("c1", "c2"):
-            assert (demand.counts(campaign) or (0, 0, 0)) == demand.recount(campaign)
+            rows = {}
+            for _ in range(rnd.randint(1, 260)):
+                key = f"m{rnd.randint(0, 300)}"
+                rows[key] = member(key, rnd.choice(["verified", "rejected"]), rnd.random() < 0.3)[1]
+            write(demand, campaign, list(rows.items()), run=f"run-{run}")
+            assert demand.counts(campaign) == demand.recount(campaign)
 
 
-class RacingClient:
-    """The real client, but someone else updates member m1 just before our first transaction."""
+class FailingAdd:
+    """The real client, except that the counter ADD of the first chunk fails: a writer that dies
+    after writing members and before counting them."""
 
-    def __init__(self, client, table: str) -> None:
-        self.client, self.table, self.raced = client, table, False
+    def __init__(self, client: Any) -> None:
+        self.client, self.failed = client, False
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.client, name)
 
-    def transact_write_items(self, **kwargs):
-        if not self.raced:
-            self.raced = True
-            self.client.put_item(
-                TableName=self.table,
-                Item={
-                    "PK": {"S": campaign_pk("c1")},
-                    "SK": {"S": member_sk("m1")},
-                    "verdict": {"S": "rejected"},
-                    "selected": {"BOOL": True},
-                    "score": {"N": "0.1"},
-                    "version": {"N": "7"},
-                },
-            )
-            self.client.update_item(
-                TableName=self.table,
-                Key={"PK": {"S": "campaign:c1"}, "SK": {"S": "meta:counts"}},
-                UpdateExpression="ADD rejected :one, selected :one",
-                ExpressionAttributeValues={":one": {"N": "1"}},
-            )
-        return self.client.transact_write_items(**kwargs)
+    def update_item(self, **kwargs: Any) -> Any:
+        if kwargs["UpdateExpression"].startswith("ADD") and not self.failed:
+            self.failed = True
+            raise ConnectionError("the writer died")
+        return self.client.update_item(**kwargs)
 
 
-def test_a_concurrent_write_makes_the_chunk_read_and_write_again(demand: DemandTable) -> None:
-    racing = DemandTable(RacingClient(demand.client, demand.name), demand.name)
-    stats = racing.upsert([reg("m1", "verified"), reg("m2", "verified")], NOW)
-    assert stats.retried_chunks == 1
-    assert demand.counts("c1") == (2, 0, 0) == demand.recount("c1")
+def test_a_dead_writers_lease_makes_the_next_writer_recount(demand: DemandTable) -> None:
+    dying = DemandTable(FailingAdd(demand.client), demand.name, workers=1)
+    with pytest.raises(ConnectionError):
+        dying.write_members(
+            "c1", [member("m1", "verified"), member("m2", "rejected")], writer="run-dead", now=NOW
+        )
+    assert demand.counts("c1") == Counts(0, 0, 0)  # members written, their delta lost
+    assert demand.recount("c1") == Counts(1, 1, 0)
+    assert demand.writer("c1")["run"] == "run-dead"
+
+    # while the dead run's lease stands and nobody says it has ended, others must wait
+    with pytest.raises(CampaignBusyError, match="campaign c1 is being written by run run-dead"):
+        write(demand, "c1", [member("m3", "verified")], run="run-next")
+
+    stats = write(
+        demand, "c1", [member("m3", "verified")], run="run-next", holder_alive=lambda run: run != "run-dead"
+    )
+    assert stats.repaired_from == Counts(0, 0, 0)
+    assert demand.counts("c1") == Counts(2, 1, 0) == demand.recount("c1")
+    assert demand.writer("c1") is None
+
+
+def test_a_retry_of_the_same_run_takes_its_own_lease_back_and_repairs(demand: DemandTable) -> None:
+    dying = DemandTable(FailingAdd(demand.client), demand.name, workers=1)
+    with pytest.raises(ConnectionError):
+        dying.write_members("c1", [member("m1", "verified")], writer="run-7", now=NOW)
+    stats = write(demand, "c1", [member("m1", "verified")], run="run-7")
+    assert (stats.unchanged, stats.repaired_from) == (1, Counts(0, 0, 0))
+    assert demand.counts("c1") == Counts(1, 0, 0) == demand.recount("c1")
+
+
+def test_a_writer_whose_lease_was_taken_over_stops(demand: DemandTable) -> None:
+    class TakenOver(FailingAdd):
+        def update_item(self, **kwargs: Any) -> Any:
+            if kwargs["UpdateExpression"].startswith("ADD") and not self.failed:
+                self.failed = True
+                self.client.update_item(
+                    TableName=demand.name,
+                    Key={"PK": {"S": "campaign:c1"}, "SK": {"S": "meta:counts"}},
+                    UpdateExpression="SET writer.#run = :other",
+                    ExpressionAttributeNames={"#run": "run"},
+                    ExpressionAttributeValues={":other": {"S": "run-other"}},
+                )
+            return self.client.update_item(**kwargs)
+
+    slow = DemandTable(TakenOver(demand.client), demand.name, workers=1)
+    with pytest.raises(LeaseLostError, match="lost the lease on campaign c1"):
+        slow.write_members("c1", [member("m1", "verified")], writer="run-slow", now=NOW)
+
+
+def test_repair_counts_recounts_a_campaign(demand: DemandTable) -> None:
+    write(demand, "c1", [member("m1", "verified", True), member("m2", "rejected")])
+    demand.client.update_item(  # someone edits the counts by hand
+        TableName=demand.name,
+        Key={"PK": {"S": "campaign:c1"}, "SK": {"S": "meta:counts"}},
+        UpdateExpression="SET verified = :v",
+        ExpressionAttributeValues={":v": {"N": "40"}},
+    )
+    before, after = demand.repair_counts("c1", "operator")
+    assert (before, after) == (Counts(40, 1, 1), Counts(1, 1, 1))
+    assert demand.counts("c1") == Counts(1, 1, 1)
+
+
+def test_an_item_dynamodb_refuses_fails_alone(demand: DemandTable) -> None:
+    huge = member("m2", "verified")[1] | {"events": ["e" * 1000] * 420}  # over DynamoDB's 400 KB
+    stats = write(demand, "c1", [member("m1", "verified"), ("m2", huge), member("m3", "rejected", True)])
+    assert [key for key, _ in stats.failed] == ["m2"]
+    assert "size" in stats.failed[0][1].lower()
+    assert (stats.created, stats.delta) == (2, (1, 1, 1))
+    assert demand.counts("c1") == Counts(1, 1, 1) == demand.recount("c1")
 
 
 def test_a_member_twice_in_one_write_is_refused(demand: DemandTable) -> None:
     with pytest.raises(ValueError, match="deduplicate"):
-        demand.upsert([reg("m1", "verified"), reg("m1", "rejected")], NOW)
+        write(demand, "c1", [member("m1", "verified"), member("m1", "rejected")])
+
+
+def test_fanlist_entries_are_stored_by_fan_and_leave_counts_alone(demand: DemandTable) -> None:
+    entries = [(f"fan{i}@x.org", {"score": 0.1 * i, "campaign": {"name": "Tour"}}) for i in range(130)]
+    first = demand.write_fanlist("c1", entries, now=NOW, file="fanlist/scored/a.csv")
+    assert (first.created, first.updated, first.unchanged) == (130, 0, 0)
+    again = demand.write_fanlist("c1", entries[:5], now=NOW)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+    changed = demand.write_fanlist("c1", [("fan1@x.org", {"score": 0.95})], now=NOW)
+    assert (changed.created, changed.updated) == (0, 1)
+    item = demand.fan("fan3@x.org", "c1")
+    assert (item["PK"], item["SK"], item["campaign"], item["file"]) == (
+        "fan/sid/email:fan3@x.org",
+        "campaign:c1",
+        {"name": "Tour"},
+        "fanlist/scored/a.csv",
+    )
+    assert demand.counts("c1") is None
+
+
+def test_reported_counts_are_stored_once_per_change(demand: DemandTable) -> None:
+    assert demand.record_reported("c1", Counts(2, 1, 0), None, NOW)
+    assert not demand.record_reported("c1", Counts(3, 1, 0), None, NOW)  # lost a race
+    assert demand.record_reported("c1", Counts(3, 1, 0), Counts(2, 1, 0), NOW)
+    assert demand.counts("c1", "meta:slack:counts") == Counts(3, 1, 0)
