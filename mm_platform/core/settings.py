@@ -18,6 +18,8 @@ PRODUCTION = "production"
 
 EMBEDDED_KAFKA_PORT = 19092
 EMBEDDED_MOTO_PORT = 4566
+# the embedded stand-ins for the Entry Service and the Campaign Service (other teams' APIs)
+EMBEDDED_STANDIN_PORT = 4580
 
 
 class SettingsError(ValueError):
@@ -32,6 +34,19 @@ def _sqlite_url(path: Path) -> str:
 class Topics:
     autopilot: str = "notifications.autopilot.events"
     rating_calculation: str = "notification.rating.calculation"
+
+
+@dataclass(frozen=True)
+class VerifiedFanSettings:
+    scoring_bucket: str = "vf-scoring"
+    staging_bucket: str = "vf-scoring"  # staged parts go under mm-platform/staged/ there
+    demand_table: str = "vf-demand"
+    scores_stream: str | None = None  # Kinesis scoresStream; unset: not published
+    campaign_data_stream: str | None = None  # Kinesis campaignDataStream; unset: not published
+    entry_service_url: str = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
+    campaign_service_url: str = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
+    slack_channel: str = "#vf-scoring"
+    write_workers: int = 4
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,8 @@ class Settings:
     search_index: str
     search_username: str | None
     ratings_service_url: str | None
+    verified_fan: VerifiedFanSettings = field(default_factory=VerifiedFanSettings)
+    slack_base_url: str = "https://slack.com/api/"
     topics: Topics = field(default_factory=Topics)
 
     @property
@@ -102,6 +119,21 @@ class Settings:
                 return embedded_default
             raise SettingsError(f"MM_PLATFORM_{name} is required when MM_PLATFORM_ENV=production")
 
+        def verified_fan_settings() -> VerifiedFanSettings:
+            scoring_bucket = required_in_production("VF_SCORING_BUCKET", "vf-scoring")
+            standins = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
+            return VerifiedFanSettings(
+                scoring_bucket=scoring_bucket,
+                staging_bucket=get("VF_STAGING_BUCKET", scoring_bucket),  # type: ignore[arg-type]
+                demand_table=required_in_production("VF_DEMAND_TABLE", "vf-demand"),
+                scores_stream=get("VF_SCORES_STREAM", "vf-scores" if embedded else None),
+                campaign_data_stream=get("VF_CAMPAIGN_DATA_STREAM", "vf-campaign-data" if embedded else None),
+                entry_service_url=required_in_production("VF_ENTRY_SERVICE_URL", standins),
+                campaign_service_url=required_in_production("VF_CAMPAIGN_SERVICE_URL", standins),
+                slack_channel=get("VF_SLACK_CHANNEL", "#vf-scoring"),  # type: ignore[arg-type]
+                write_workers=get_number("VF_WRITE_WORKERS", 4, int),
+            )
+
         settings = cls(
             environment=environment,
             state_dir=state_dir,
@@ -131,6 +163,8 @@ class Settings:
             search_index=get("SEARCH_INDEX", "member-profiles"),  # type: ignore[arg-type]
             search_username=get("SEARCH_USERNAME"),
             ratings_service_url=get("RATINGS_SERVICE_URL"),
+            verified_fan=verified_fan_settings(),
+            slack_base_url=get("SLACK_BASE_URL", "https://slack.com/api/"),  # type: ignore[arg-type]
             topics=Topics(
                 autopilot=get("TOPIC_AUTOPILOT", Topics.autopilot),  # type: ignore[arg-type]
                 rating_calculation=get("TOPIC_RATING_CALCULATION", Topics.rating_calculation),  # type: ignore[arg-type]
@@ -144,6 +178,8 @@ class Settings:
             raise SettingsError(
                 "MM_PLATFORM_RATINGS_SERVICE_URL is required with MM_PLATFORM_RATINGS_MODE=delegated"
             )
+        if settings.verified_fan.write_workers < 1:
+            raise SettingsError("MM_PLATFORM_VF_WRITE_WORKERS must be at least 1")
         if settings.kafka_start_from not in ("earliest", "latest"):
             raise SettingsError("MM_PLATFORM_KAFKA_START_FROM must be 'earliest' or 'latest'")
         if not 0 < settings.sensor_max_seconds <= 40:

@@ -73,6 +73,7 @@ class Validated:
     rejects: pd.DataFrame  # row (1-based data line), campaign_id, member_key, reason
     rows_in: int
     duplicates: int
+    valid_rows: dict[str, int]  # rows that passed the checks, per campaign, before dedup
 
 
 def _text(table: pa.Table, column: str) -> pa.Array:
@@ -187,6 +188,7 @@ def validate(table: pa.Table, kind: str) -> Validated:
         rejects=rejects.to_pandas(),
         rows_in=n,
         duplicates=good.num_rows - ordered.num_rows,
+        valid_rows={v["values"]: v["counts"] for v in pc.value_counts(good["campaign_id"]).to_pylist()},
     )
 
 

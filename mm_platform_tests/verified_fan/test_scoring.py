@@ -132,6 +132,7 @@ def test_duplicates_keep_the_highest_score_and_on_ties_the_later_row() -> None:
         ("c1", "m2"): (0.7, REJECTED),
     }
     assert result.duplicates == 3
+    assert result.valid_rows == {"c1": 5, "c2": 1}
 
 
 def test_fanlist_files_need_no_verdict_and_fall_back_to_email() -> None:
