@@ -17,6 +17,7 @@ setup(
         "numpy>=1.26,<3",
         "pyarrow>=15",
         "pandera>=0.26,<1",
+        "dagster-pandera>=0.29.27,<0.30",
         "slack-sdk>=3.27,<4",
         "requests>=2.31,<3",
         # dagster-postgres 0.29 breaks with SQLAlchemy 2.1 (no psycopg module), see TOOLCHAIN.md

@@ -17,6 +17,7 @@ from mm_platform.core.sensors import make_inbox_outcome_sensors
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import SqlDatabase
 from mm_platform.marathon.definitions import marathon_definitions
+from mm_platform.verified_fan.definitions import verified_fan_definitions
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
@@ -39,6 +40,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "inbox": InboxResource(database_url=settings.platform_db_url),
         "oltp_db": SqlDatabase(url=settings.oltp_db_url),
         "dw_db": SqlDatabase(url=settings.dw_db_url),
+        "platform_db": SqlDatabase(url=settings.platform_db_url),
         **build_aws_resources(settings),
     }
 
@@ -46,6 +48,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions.merge(
         marathon_definitions(settings),
+        verified_fan_definitions(settings),
         # runs started from the UI or by automation execute in one process too, as the sensor's do
         Definitions(
             sensors=make_inbox_outcome_sensors(),

@@ -51,21 +51,66 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
             for key, deps in chain.items()
         }
     )
+    campaign_flow = {
+        "verified_fan/scored_registrants": ["verified_fan/scoring_bucket"],
+        "verified_fan/demand_registrations": ["verified_fan/scored_registrants"],
+        "verified_fan/entry_scoring": ["verified_fan/scored_registrants"],
+        "verified_fan/fanlist_scores": ["verified_fan/scoring_bucket"],
+        "verified_fan/campaign_counts": ["verified_fan/demand_registrations", "verified_fan/fanlist_scores"],
+        "verified_fan/verdict_report": ["verified_fan/campaign_counts"],
+    }
+    expected["verified_fan/scoring_bucket"] = {
+        "deps": [],
+        "group": "verified_fan",
+        "partitions": None,
+        "materializable": False,
+    }
+    expected.update(
+        {
+            key: {
+                "deps": deps,
+                "group": "verified_fan",
+                "partitions": "verified_fan_campaign",
+                "materializable": True,
+            }
+            for key, deps in campaign_flow.items()
+        }
+    )
     assert snapshot == expected
+    # a manual re-materialization of an applying step brings the counts and the report along
+    for key in ["demand_registrations", "entry_scoring", "campaign_counts", "verdict_report"]:
+        assert graph.get(AssetKey(["verified_fan", key])).automation_condition is not None, key
     # downstream assets follow a manual re-materialization upstream
     for key in list(chain)[1:]:
         assert graph.get(AssetKey.from_user_string(key)).automation_condition is not None, key
     checks = sorted(k.name for k in graph.asset_check_keys)
-    assert checks == ["dw_matches_oltp", "every_attended_coder_rated", "stats_newer_than_dw_load"]
+    assert checks == [
+        "counts_match_recount",
+        "dw_matches_oltp",
+        "every_attended_coder_rated",
+        "stats_newer_than_dw_load",
+    ]
     assert sorted(s.name for s in repo.sensor_defs) == [
         "inbox_failed_on_run_failure",
         "inbox_handled_on_run_success",
         "marathon_automation",
         "marathon_review_end_sensor",
+        "verified_fan_automation",
+        "verified_fan_scoring_bucket_sensor",
+        "verified_fan_staged_parts_sensor",
     ]
-    assert [s.name for s in repo.schedule_defs] == ["marathon_review_end_retry"]
+    assert sorted(s.name for s in repo.schedule_defs) == [
+        "marathon_review_end_retry",
+        "verified_fan_file_retry",
+    ]
+    for name in [
+        "marathon_round_job",
+        "verified_fan_file_job",
+        "verified_fan_registrants_job",
+        "verified_fan_fanlist_job",
+    ]:
+        assert repo.get_job(name).executor_def.name == "in_process", name
     job = repo.get_job("marathon_round_job")
-    assert job.executor_def.name == "in_process"
     assert (
         AssetKey(["marathon", "long_comp_result_attendance"])
         in job.asset_layer.asset_graph.get_all_asset_keys()

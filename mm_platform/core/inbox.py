@@ -95,10 +95,10 @@ class Verdict:
     event_type: str | None = None
     entity_key: str | None = None
     dedup_key: str | None = None  # the business identity: a second delivery is a duplicate
-    partition_key: str | None = None  # the partition the event runs (status NEW)
+    partition_key: str | None = None  # the partition the event runs (status NEW; None: unpartitioned job)
 
     @classmethod
-    def run(cls, partition_key: str, *, event_type: str, entity_key: str, dedup_key: str) -> Verdict:
+    def run(cls, partition_key: str | None, *, event_type: str, entity_key: str, dedup_key: str) -> Verdict:
         return cls(Status.NEW, None, event_type, entity_key, dedup_key, partition_key)
 
     @classmethod

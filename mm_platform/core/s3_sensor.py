@@ -84,12 +84,14 @@ def make_s3_sensor(
     bucket: str,
     prefixes: Sequence[str],
     job: Any,
-    partitions_def: DynamicPartitionsDefinition,
+    partitions_def: DynamicPartitionsDefinition | None,
     router_factory: Callable[[Any], ObjectRouter],
     minimum_interval_seconds: int,
     description: str,
     max_objects: int = 200,
 ) -> SensorDefinition:
+    """One run per new object version whose verdict is NEW: for its partition key, or, without a
+    `partitions_def`, a run of the unpartitioned job."""
     topic = f"s3://{bucket}"
 
     @sensor(
@@ -114,16 +116,21 @@ def make_s3_sensor(
         recorded = inbox.record_objects([NewObject(topic, o.ref, asdict(o), router(o)) for o in batch])
         requests, new_keys = [], set()
         for (event, inserted), obj in zip(recorded, batch, strict=True):
-            if inserted and event.status is Status.NEW and event.partition_key:
-                requests.append(
-                    RunRequest(
-                        run_key=obj.ref,
-                        partition_key=event.partition_key,
-                        tags={INBOX_IDS_TAG: str(event.id), SOURCE_TAG: name, OBJECT_KEY_TAG: obj.key},
-                    )
+            if not inserted or event.status is not Status.NEW:
+                continue
+            if partitions_def is not None and not event.partition_key:
+                continue
+            requests.append(
+                RunRequest(
+                    run_key=obj.ref,
+                    partition_key=event.partition_key if partitions_def is not None else None,
+                    tags={INBOX_IDS_TAG: str(event.id), SOURCE_TAG: name, OBJECT_KEY_TAG: obj.key},
                 )
-                if not context.instance.has_dynamic_partition(partitions_def.name, event.partition_key):
-                    new_keys.add(event.partition_key)
+            )
+            if partitions_def is not None and not context.instance.has_dynamic_partition(
+                partitions_def.name, event.partition_key
+            ):
+                new_keys.add(event.partition_key)
         # carry on from the last object taken (a bounded batch leaves the rest for the next tick)
         newest = batch[-1].last_modified if batch else (objects[-1].last_modified if objects else since_text)
         fresh = sum(1 for _, inserted in recorded if inserted)
@@ -132,7 +139,7 @@ def make_s3_sensor(
         return SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[partitions_def.build_add_request(sorted(new_keys))]
-            if new_keys
+            if partitions_def is not None and new_keys
             else [],
             cursor=json.dumps({"since": newest}),
             skip_reason=None if requests else summary,

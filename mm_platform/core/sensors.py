@@ -130,20 +130,35 @@ class KafkaCursor:
         return json.dumps(data)
 
 
-def runs_for_events(events: Iterable[InboxEvent], source: str, run_key_suffix: str = "") -> list[RunRequest]:
-    """One run per partition key covering all its NEW events. The run key is the business identity
-    of the newest event, so a re-evaluated tick or a duplicate request launches nothing twice."""
+def _identity(event: InboxEvent) -> str:
+    return event.dedup_key or event.source_ref or f"{event.topic}/{event.partition}/{event.offset}"
+
+
+def runs_for_events(
+    events: Iterable[InboxEvent], source: str, run_key_suffix: str = "", partitioned: bool = True
+) -> list[RunRequest]:
+    """One run per partition key covering all its NEW events (unpartitioned: one run per event).
+    The run key is the business identity of the newest event, so a re-evaluated tick or a duplicate
+    request launches nothing twice."""
+    new = [e for e in events if e.status is Status.NEW]
+    if not partitioned:
+        return [
+            RunRequest(
+                run_key=f"{_identity(e)}{run_key_suffix}",
+                tags={INBOX_IDS_TAG: str(e.id), SOURCE_TAG: source},
+            )
+            for e in new
+        ]
     by_partition: dict[str, list[InboxEvent]] = {}
-    for event in events:
-        if event.status is Status.NEW and event.partition_key is not None:
+    for event in new:
+        if event.partition_key is not None:
             by_partition.setdefault(event.partition_key, []).append(event)
     requests = []
     for partition_key, group in sorted(by_partition.items()):
         newest = max(group, key=lambda e: e.id)
-        identity = newest.dedup_key or f"{newest.topic}/{newest.partition}/{newest.offset}"
         requests.append(
             RunRequest(
-                run_key=f"{partition_key}|{identity}{run_key_suffix}",
+                run_key=f"{partition_key}|{_identity(newest)}{run_key_suffix}",
                 partition_key=partition_key,
                 tags={INBOX_IDS_TAG: ",".join(str(e.id) for e in group), SOURCE_TAG: source},
             )
@@ -232,8 +247,8 @@ def make_inbox_retry_schedule(
     *,
     name: str,
     topic: str,
-    job: UnresolvedAssetJobDefinition,
-    partitions_def: DynamicPartitionsDefinition,
+    job: Any,
+    partitions_def: DynamicPartitionsDefinition | None,
     router_factory: RouterFactory,
     required_resource_keys: set[str],
     max_attempts: int,
@@ -242,7 +257,8 @@ def make_inbox_retry_schedule(
     batch_size: int = 500,
 ):
     """Re-routes RETRY events of `topic` (a replay puts events there too) and NEW events whose run
-    request was lost; gives up with FAILED after `max_attempts`."""
+    request was lost; gives up with FAILED after `max_attempts`. Without a `partitions_def` the job
+    is unpartitioned and each event gets a run of its own."""
 
     @schedule(
         name=name,
@@ -287,9 +303,15 @@ def make_inbox_retry_schedule(
                 inbox.transition([event.id], routing.status, routing.reason, count_attempt=True)
         if not dispatched:
             return SkipReason(f"{len(candidates)} event(s) re-routed, none ready to run")
-        keys = sorted({e.partition_key for e in dispatched if e.partition_key})
-        context.instance.add_dynamic_partitions(partitions_def.name, keys)
-        return runs_for_events(dispatched, source=name, run_key_suffix=f"|retry-{now.isoformat()}")
+        if partitions_def is not None:
+            keys = sorted({e.partition_key for e in dispatched if e.partition_key})
+            context.instance.add_dynamic_partitions(partitions_def.name, keys)
+        return runs_for_events(
+            dispatched,
+            source=name,
+            run_key_suffix=f"|retry-{now.isoformat()}",
+            partitioned=partitions_def is not None,
+        )
 
     return _retry_schedule
 
@@ -327,8 +349,14 @@ def make_inbox_outcome_sensors() -> list[SensorDefinition]:
     def inbox_handled_on_run_success(context: RunStatusSensorContext, inbox: InboxResource) -> None:
         ids = inbox_ids_of(context.dagster_run.tags)
         if ids:
+            # a run may itself have settled an event (a file it refused is INVALID): that stays
             inbox.get_inbox().transition(
-                ids, Status.HANDLED, None, run_id=context.dagster_run.run_id, count_attempt=True
+                ids,
+                Status.HANDLED,
+                None,
+                run_id=context.dagster_run.run_id,
+                count_attempt=True,
+                only_from=[Status.NEW, Status.RETRY, Status.FAILED],
             )
 
     @run_failure_sensor(

@@ -15,6 +15,10 @@ from urllib3.util.retry import Retry
 class ServiceError(RuntimeError):
     """The service could not be reached or answered with an error; the message says which."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of an error answer; None when unreachable
+
 
 class HttpService(ConfigurableResource):
     base_url: str = Field(description="e.g. https://api.topcoder.com/v5")
@@ -45,7 +49,9 @@ class HttpService(ConfigurableResource):
         except requests.RequestException as exc:
             raise ServiceError(f"{method} {url} failed: {exc.__class__.__name__}: {exc}") from exc
         if response.status_code >= 400:
-            raise ServiceError(f"{method} {url} answered {response.status_code}: {response.text[:300]}")
+            raise ServiceError(
+                f"{method} {url} answered {response.status_code}: {response.text[:300]}", response.status_code
+            )
         try:
             return response.json() if response.content else {}
         except ValueError:

@@ -119,6 +119,11 @@ class Settings:
                 return embedded_default
             raise SettingsError(f"MM_PLATFORM_{name} is required when MM_PLATFORM_ENV=production")
 
+        def optional_stream(name: str, embedded_default: str) -> str | None:
+            """A Kinesis stream to publish to: the embedded stack has one, production names it; off: none."""
+            value = get(name, embedded_default if embedded else None)
+            return None if value is None or value.lower() == "off" else value
+
         def verified_fan_settings() -> VerifiedFanSettings:
             scoring_bucket = required_in_production("VF_SCORING_BUCKET", "vf-scoring")
             standins = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
@@ -126,8 +131,8 @@ class Settings:
                 scoring_bucket=scoring_bucket,
                 staging_bucket=get("VF_STAGING_BUCKET", scoring_bucket),  # type: ignore[arg-type]
                 demand_table=required_in_production("VF_DEMAND_TABLE", "vf-demand"),
-                scores_stream=get("VF_SCORES_STREAM", "vf-scores" if embedded else None),
-                campaign_data_stream=get("VF_CAMPAIGN_DATA_STREAM", "vf-campaign-data" if embedded else None),
+                scores_stream=optional_stream("VF_SCORES_STREAM", "vf-scores"),
+                campaign_data_stream=optional_stream("VF_CAMPAIGN_DATA_STREAM", "vf-campaign-data"),
                 entry_service_url=required_in_production("VF_ENTRY_SERVICE_URL", standins),
                 campaign_service_url=required_in_production("VF_CAMPAIGN_SERVICE_URL", standins),
                 slack_channel=get("VF_SLACK_CHANNEL", "#vf-scoring"),  # type: ignore[arg-type]

@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from mm_platform.verified_fan.scoring import MemberState, count_delta
+from mm_platform.verified_fan.scoring import ZERO, Counts, MemberState, count_delta
 
 COUNTS_SK = "meta:counts"
 SLACK_COUNTS_SK = "meta:slack:counts"
@@ -49,18 +49,6 @@ def member_sk(member_key: str) -> str:
 
 def fan_pk(identifier: str) -> str:
     return f"fan/sid/email:{identifier}"
-
-
-class Counts(NamedTuple):
-    verified: int
-    rejected: int
-    selected: int
-
-    def as_dict(self) -> dict[str, int]:
-        return self._asdict()
-
-
-ZERO = Counts(0, 0, 0)
 
 
 class CampaignBusyError(RuntimeError):
@@ -208,7 +196,6 @@ class DemandTable:
         chunk: Sequence[tuple[str, dict[str, Any]]],
         item_key: Callable[[str], tuple[str, str]],
         now: str,
-        file: str | None,
     ) -> tuple[WriteStats, list[tuple[dict[str, Any] | None, dict[str, Any]]]]:
         """Read the chunk's old images, write what changed; returns the stats and the (old image,
         new fields) of every item written."""
@@ -219,13 +206,12 @@ class DemandTable:
         for (key, raw_fields), (pk, sk) in zip(chunk, keys, strict=True):
             fields = clean_fields(raw_fields)
             before = old.get((pk, sk))
-            if before is not None and _state_fields(before) == fields:
+            if before is not None and _state_fields(before) == _state_fields(fields):
                 stats.unchanged += 1
             else:
                 changed.append((key, pk, sk, before, fields))
-        stamp = {"updatedAt": now, **({"file": file} if file else {})}
         refused = self._put_many(
-            [{"PK": pk, "SK": sk, **fields, **stamp} for _, pk, sk, _, fields in changed]
+            [{"PK": pk, "SK": sk, **fields, "updatedAt": now} for _, pk, sk, _, fields in changed]
         )
         written = []
         for index, (key, _, _, before, fields) in enumerate(changed):
@@ -260,11 +246,10 @@ class DemandTable:
         *,
         writer: str,
         now: str,
-        file: str | None = None,
         holder_alive: Callable[[str], bool] | None = None,
     ) -> WriteStats:
         """Store each (member key, fields) of the campaign and keep meta:counts exact. `writer`
-        names the run; `file` is recorded on the members it changes. Member keys must be unique.
+        names the run. A `file` field is stored but is no change by itself. Member keys must be unique.
         On an error the lease stays behind, so the next writer recounts before it writes.
         `holder_alive(run)` tells whether the run holding a lease is still at work."""
         if len({key for key, _ in members}) != len(members):
@@ -273,7 +258,7 @@ class DemandTable:
         pk = campaign_pk(campaign_id)
 
         def write_chunk(chunk: Sequence[tuple[str, dict[str, Any]]]) -> WriteStats:
-            stats, written = self._upsert_chunk(chunk, lambda key: (pk, member_sk(key)), now, file)
+            stats, written = self._upsert_chunk(chunk, lambda key: (pk, member_sk(key)), now)
             deltas = [count_delta(_state_of(before), _state_of(fields)) for before, fields in written]
             stats.delta = Counts(*(sum(column) for column in zip(*deltas, strict=True))) if deltas else ZERO
             self._add_counts(campaign_id, lease, stats.delta, now)
@@ -497,7 +482,7 @@ class DemandTable:
         sk = campaign_pk(campaign_id)
 
         def write_chunk(chunk: Sequence[tuple[str, dict[str, Any]]]) -> WriteStats:
-            return self._upsert_chunk(chunk, lambda key: (fan_pk(key), sk), now, file)[0]
+            return self._upsert_chunk(chunk, lambda key: (fan_pk(key), sk), now)[0]
 
         chunks = [entries[i : i + READ_CHUNK] for i in range(0, len(entries), READ_CHUNK)]
         return self._in_parallel(chunks, write_chunk)

@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -197,6 +198,20 @@ def event_list(events: str) -> list[str]:
     return [e.strip() for e in events.split("|") if e.strip()]
 
 
+class Counts(NamedTuple):
+    """A campaign's counts: members verified, rejected and selected."""
+
+    verified: int
+    rejected: int
+    selected: int
+
+    def as_dict(self) -> dict[str, int]:
+        return self._asdict()
+
+
+ZERO = Counts(0, 0, 0)
+
+
 @dataclass(frozen=True)
 class MemberState:
     verdict: str | None  # verified | rejected | None (fanlist rows carry no verdict)
@@ -216,8 +231,8 @@ def count_delta(old: MemberState | None, new: MemberState | None) -> tuple[int, 
     return (after[0] - before[0], after[1] - before[1], after[2] - before[2])
 
 
-def recount(states: list[MemberState]) -> tuple[int, int, int]:
-    return (
+def recount(states: list[MemberState]) -> Counts:
+    return Counts(
         sum(1 for s in states if s.verdict == VERIFIED),
         sum(1 for s in states if s.verdict == REJECTED),
         sum(1 for s in states if s.selected),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from mm_platform.core.services import HttpService, ServiceError
 
@@ -24,10 +25,19 @@ class CampaignService(HttpService):
     """Campaign metadata by campaign id, and campaigns by event id."""
 
     def campaign(self, campaign_id: str) -> dict[str, Any]:
-        answer = self.get_json(f"/campaigns/{campaign_id}")
+        answer = self.get_json(f"/campaigns/{quote(campaign_id, safe='')}")
         if not isinstance(answer, dict):
             raise ServiceError(f"campaign service answered {answer!r} for campaign {campaign_id}")
         return answer
+
+    def find(self, campaign_id: str) -> dict[str, Any] | None:
+        """The campaign, or None when the service does not know it (404); other errors raise."""
+        try:
+            return self.campaign(campaign_id)
+        except ServiceError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def campaigns_for_event(self, event_id: str) -> list[dict[str, Any]]:
         answer = self.get_json("/campaigns", params={"eventId": event_id})

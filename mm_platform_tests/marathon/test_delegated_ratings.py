@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from dagster import (
     AssetKey,
+    AssetSelection,
     DagsterInstance,
     Definitions,
     build_sensor_context,
@@ -31,6 +32,9 @@ from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, load_sample_data, 
 from mm_platform_tests.conftest import RecordingServer
 
 ROUND = str(SAMPLE_ROUND_ID)
+
+# this code location's other domains have automation conditions of their own
+MARATHON = AssetSelection.groups("marathon")
 
 
 @dataclass
@@ -123,7 +127,9 @@ def test_the_service_is_asked_and_its_report_drives_the_dw_loads(
         {"roundId": SAMPLE_ROUND_ID},
     )
     assert call.headers["Authorization"] == "Bearer secret-m2m-token"
-    before = evaluate_automation_conditions(defs=delegated.defs, instance=delegated.instance)
+    before = evaluate_automation_conditions(
+        defs=delegated.defs, instance=delegated.instance, asset_selection=MARATHON
+    )
     assert before.total_requested == 0  # the DW loads wait for the service
 
     # the service rates the round in OLTP and reports it
@@ -169,7 +175,7 @@ def test_the_service_is_asked_and_its_report_drives_the_dw_loads(
     )
 
     after = evaluate_automation_conditions(
-        defs=delegated.defs, instance=delegated.instance, cursor=before.cursor
+        defs=delegated.defs, instance=delegated.instance, asset_selection=MARATHON, cursor=before.cursor
     )
     requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
     assert {"dw_coders", "dw_mm_ratings"} <= requested

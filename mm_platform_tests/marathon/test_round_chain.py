@@ -12,7 +12,14 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, evaluate_automation_conditions, instance_for_test
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    evaluate_automation_conditions,
+    instance_for_test,
+)
 from sqlalchemy import Engine, select, update
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
@@ -30,6 +37,9 @@ from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, insert_round, load
 from mm_platform.marathon.trace import trace_member
 
 JOB = "marathon_round_job"
+
+# this code location's other domains have automation conditions of their own
+MARATHON = AssetSelection.groups("marathon")
 
 
 @dataclass
@@ -304,11 +314,13 @@ def _placed(chain: Chain, coder_id: int) -> int:
 
 def test_a_manual_upstream_re_materialization_propagates_downstream(chain: Chain) -> None:
     assert chain.run().success
-    first = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance)
+    first = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance, asset_selection=MARATHON)
     assert first.total_requested == 0  # everything is up to date after the sensor's run
     # an operator re-materializes round_ratings for the round from the UI
     assert chain.materialize_only("round_ratings").success
-    after = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance, cursor=first.cursor)
+    after = evaluate_automation_conditions(
+        defs=chain.defs, instance=chain.instance, asset_selection=MARATHON, cursor=first.cursor
+    )
     requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
     assert {"dw_coders", "dw_mm_ratings"} <= requested
     assert "long_comp_result_attendance" not in requested

@@ -10,12 +10,8 @@ import boto3
 import pytest
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
-from mm_platform.verified_fan.demand_store import (
-    CampaignBusyError,
-    Counts,
-    DemandTable,
-    LeaseLostError,
-)
+from mm_platform.verified_fan.demand_store import CampaignBusyError, DemandTable, LeaseLostError
+from mm_platform.verified_fan.scoring import Counts
 
 NOW = "2026-11-23T12:00:00"
 
@@ -63,7 +59,12 @@ def test_the_same_file_again_writes_nothing_and_changes_no_count(demand: DemandT
     rows = [member(f"m{i}", "verified" if i % 3 else "rejected", i % 2 == 0) for i in range(250)]
     write(demand, "c1", rows)
     counts = demand.counts("c1")
-    again = demand.write_members("c1", rows, writer="run-2", now="2026-11-23T13:00:00", file="again.csv")
+    again = demand.write_members(
+        "c1",
+        [(key, fields | {"file": "again.csv"}) for key, fields in rows],
+        writer="run-2",
+        now="2026-11-23T13:00:00",
+    )
     assert (again.created, again.updated, again.unchanged, again.delta) == (0, 0, 250, (0, 0, 0))
     assert demand.counts("c1") == counts == demand.recount("c1")
     assert demand.member("c1", "m7")["updatedAt"] == NOW  # not rewritten
@@ -79,9 +80,15 @@ def test_flips_and_deselections_keep_counts_exact(demand: DemandTable) -> None:
     stats = write(
         demand,
         "c1",
-        [member("m1", "rejected", False), member("m2", "verified", True), member("m4", "verified", True)],
+        [
+            (key, fields | {"file": "scrubbed/second.csv"})
+            for key, fields in [
+                member("m1", "rejected"),
+                member("m2", "verified", True),
+                member("m4", "verified", True),
+            ]
+        ],
         run="run-2",
-        file="scrubbed/second.csv",
     )
     assert (stats.created, stats.updated, stats.delta) == (1, 2, (1, 0, 0))
     assert demand.counts("c1") == Counts(3, 1, 2) == demand.recount("c1")
@@ -202,8 +209,11 @@ def test_a_member_twice_in_one_write_is_refused(demand: DemandTable) -> None:
 
 
 def test_fanlist_entries_are_stored_by_fan_and_leave_counts_alone(demand: DemandTable) -> None:
-    entries = [(f"fan{i}@x.org", {"score": 0.1 * i, "campaign": {"name": "Tour"}}) for i in range(130)]
-    first = demand.write_fanlist("c1", entries, now=NOW, file="fanlist/scored/a.csv")
+    entries = [
+        (f"fan{i}@x.org", {"score": 0.1 * i, "campaign": {"name": "Tour"}, "file": "fanlist/scored/a.csv"})
+        for i in range(130)
+    ]
+    first = demand.write_fanlist("c1", entries, now=NOW)
     assert (first.created, first.updated, first.unchanged) == (130, 0, 0)
     again = demand.write_fanlist("c1", entries[:5], now=NOW)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 5)

@@ -43,6 +43,15 @@ def test_campaign_service_lookups(http_service: RecordingServer) -> None:
     assert [c["id"] for c in service.campaigns_for_event("e9")] == ["c1", "c2"]
     with pytest.raises(ServiceError, match=r"GET .*/campaigns/zzz answered 404: .*no such campaign"):
         service.campaign("zzz")
+    assert service.find("zzz") is None
+    assert service.find("c1")["artist"] == "Band"
+
+
+def test_campaign_service_errors_other_than_not_found_raise(http_service: RecordingServer) -> None:
+    http_service.status, http_service.response = 500, {"message": "boom"}
+    with pytest.raises(ServiceError, match="answered 500") as raised:
+        CampaignService(base_url=http_service.url, retries=0).find("c1")
+    assert raised.value.status == 500
 
 
 def test_a_service_that_is_down_is_a_clear_error() -> None:

@@ -1,0 +1,89 @@
+import os
+
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    EnvVar,
+)
+
+from mm_platform.core.settings import Settings
+from mm_platform.core.slack import SlackNotifier
+from mm_platform.verified_fan.assets import (
+    campaign_counts,
+    demand_registrations,
+    entry_scoring,
+    fanlist_scores,
+    scored_registrants,
+    verdict_report,
+)
+from mm_platform.verified_fan.intake_job import GROUP, scoring_bucket, verified_fan_file_job
+from mm_platform.verified_fan.resources import VerifiedFanStore
+from mm_platform.verified_fan.sensors import (
+    build_campaign_jobs,
+    build_file_retry_schedule,
+    build_scoring_bucket_sensor,
+    build_staged_parts_sensor,
+)
+from mm_platform.verified_fan.services import CampaignService, EntryService
+
+
+def _secret(name: str) -> EnvVar | None:
+    """A secret bound by name (never shown in the UI) when it is set."""
+    return EnvVar(name) if os.environ.get(name) else None
+
+
+def verified_fan_definitions(settings: Settings) -> Definitions:
+    vf = settings.verified_fan
+    registrants_job, fanlist_job = build_campaign_jobs()
+    return Definitions(
+        assets=[
+            scoring_bucket,
+            scored_registrants,
+            demand_registrations,
+            entry_scoring,
+            fanlist_scores,
+            campaign_counts,
+            verdict_report,
+        ],
+        jobs=[verified_fan_file_job, registrants_job, fanlist_job],
+        sensors=[
+            build_scoring_bucket_sensor(settings),
+            build_staged_parts_sensor(settings, registrants_job, fanlist_job),
+            # an operator's re-materialization of campaign_counts brings the report up to date
+            AutomationConditionSensorDefinition(
+                "verified_fan_automation",
+                target=AssetSelection.groups(GROUP),
+                default_status=DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=10,
+                emit_backfills=False,
+                description="Evaluates the eager automation conditions of the campaign counts and report.",
+            ),
+        ],
+        schedules=[build_file_retry_schedule(settings)],
+        resources={
+            "verified_fan": VerifiedFanStore(
+                scoring_bucket=vf.scoring_bucket,
+                staging_bucket=vf.staging_bucket,
+                demand_table=vf.demand_table,
+                scores_stream=vf.scores_stream,
+                campaign_data_stream=vf.campaign_data_stream,
+                slack_channel=vf.slack_channel,
+                write_workers=vf.write_workers,
+                create_table=settings.embedded,
+            ),
+            "entry_service": EntryService(
+                base_url=vf.entry_service_url, token=_secret("MM_PLATFORM_VF_ENTRY_SERVICE_TOKEN")
+            ),
+            "campaign_service": CampaignService(
+                base_url=vf.campaign_service_url, token=_secret("MM_PLATFORM_VF_CAMPAIGN_SERVICE_TOKEN")
+            ),
+            # without a token (the embedded stack) messages are kept in the platform database
+            "slack": SlackNotifier(
+                token=_secret("MM_PLATFORM_SLACK_TOKEN"),
+                base_url=settings.slack_base_url,
+                outbox_db_url=settings.platform_db_url,
+            ),
+        },
+    )

@@ -1,0 +1,589 @@
+"""A scored file's whole way: S3 -> bucket sensor -> file intake -> parts sensor -> campaign run ->
+DynamoDB, Entry Service, counts and Slack. Real moto over HTTP, a real local HTTP server standing in
+for the Entry Service, the Campaign Service and Slack, the platform database on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    RunRequest,
+    build_sensor_context,
+    instance_for_test,
+)
+
+from mm_platform.core.aws import EMBEDDED_CREDENTIALS
+from mm_platform.core.inbox import EventInbox, Status
+from mm_platform.core.settings import Settings
+from mm_platform.core.sql import engine_for
+from mm_platform.definitions import build_definitions
+from mm_platform.verified_fan.demand_store import DemandTable
+from mm_platform.verified_fan.ledger import Ledger
+from mm_platform.verified_fan.scoring import Counts
+from mm_platform_tests.conftest import RecordedRequest, RecordingServer
+from mm_platform_tests.core.test_aws import read_stream
+
+HEADER = ["campaign_id", "member_id", "global_user_id", "email", "score", "verdict", "selected", "events"]
+CAMPAIGNS = {
+    "c1": {"id": "c1", "name": "Tour 2027", "artist": "The Band"},
+    "c2": {"id": "c2", "name": "Arena"},
+}
+
+
+def csv_bytes(rows: list[list[Any]], header: list[str] = HEADER) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+@dataclass
+class Services:
+    """What the fake Entry Service, Campaign Service and Slack were told, answering like the real ones."""
+
+    server: RecordingServer
+    entry_down: bool = False
+    scored: dict[tuple[str, str], dict] = field(default_factory=dict)
+
+    def answer(self, request: RecordedRequest) -> tuple[int, Any]:
+        if request.path == "/scoring":
+            if self.entry_down:
+                return 503, {"message": "entry service unavailable"}
+            campaign, records = request.body["campaignId"], request.body["records"]
+            inserted = sum((campaign, r["memberId"]) not in self.scored for r in records)
+            for r in records:
+                self.scored[(campaign, r["memberId"])] = r
+            return 200, {
+                "scoring": len(records),
+                "inserted": inserted,
+                "updated": len(records) - inserted,
+                "found": len(records) - inserted,
+                "entries": len(records),
+            }
+        if request.path.startswith("/campaigns/"):
+            campaign = CAMPAIGNS.get(request.path.rsplit("/", 1)[1])
+            return (200, campaign) if campaign else (404, {"message": "no such campaign"})
+        if request.path == "/api/chat.postMessage":
+            return 200, {"ok": True, "channel": "C1", "ts": f"{time.time():.6f}"}
+        return 404, {"message": f"no route {request.path}"}
+
+    def calls(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.server.requests if r.path == path]
+
+    @property
+    def slack(self) -> list[dict]:
+        return [r.body for r in self.calls("/api/chat.postMessage")]
+
+
+@dataclass
+class Flow:
+    settings: Settings
+    defs: Definitions
+    instance: DagsterInstance
+    services: Services
+    moto: str
+    cursor: str | None = None
+
+    @property
+    def vf(self):
+        return self.settings.verified_fan
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
+
+    @property
+    def demand(self) -> DemandTable:
+        return DemandTable(self.client("dynamodb"), self.vf.demand_table)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(engine_for(self.settings.platform_db_url))
+
+    @property
+    def inbox(self) -> EventInbox:
+        return EventInbox(engine_for(self.settings.platform_db_url))
+
+    def upload(self, key: str, body: bytes) -> None:
+        self.client("s3").put_object(Bucket=self.vf.scoring_bucket, Key=key, Body=body)
+
+    def _tick(self, name: str, cursor: str | None = None):
+        sensor = self.defs.get_repository_def().get_sensor_def(name)
+        result = sensor.evaluate_tick(
+            build_sensor_context(
+                instance=self.instance,
+                instance_ref=self.instance.get_ref(),
+                cursor=cursor,
+                resources=self.defs.resources,
+                definitions=self.defs,
+            )
+        )
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return result
+
+    def file_runs(self) -> list:
+        """A bucket sensor tick and the intake run of every file it requested."""
+        result = self._tick("verified_fan_scoring_bucket_sensor", self.cursor)
+        self.cursor = result.cursor
+        job = self.defs.resolve_job_def("verified_fan_file_job")
+        return [
+            job.execute_in_process(instance=self.instance, tags=r.tags, raise_on_error=False)
+            for r in result.run_requests
+        ]
+
+    def campaign_requests(self) -> list[RunRequest]:
+        return self._tick("verified_fan_staged_parts_sensor").run_requests
+
+    def run(self, request: RunRequest):
+        return self.defs.resolve_job_def(request.job_name).execute_in_process(
+            instance=self.instance,
+            partition_key=request.partition_key,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+
+    def process(self) -> tuple[list, list]:
+        """Everything the daemon would do for what landed in the bucket: file runs, then campaign runs."""
+        files = self.file_runs()
+        return files, [self.run(r) for r in self.campaign_requests()]
+
+    def materialize(self, name: str, campaign: str):
+        """An operator's "Materialize selected" for one asset partition."""
+        job = self.defs.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection={AssetKey(["verified_fan", name])}
+        )
+        self.instance.add_dynamic_partitions("verified_fan_campaign", [campaign])
+        return job.execute_in_process(instance=self.instance, partition_key=campaign, raise_on_error=False)
+
+
+@pytest.fixture
+def services(http_service: RecordingServer) -> Services:
+    fake = Services(http_service)
+    http_service.responder = fake.answer
+    return fake
+
+
+@contextlib.contextmanager
+def make_flow(
+    platform_db: str,
+    moto: str,
+    services: Services,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Flow]:
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings.from_env(
+        {
+            "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
+            "MM_PLATFORM_PLATFORM_DB_URL": platform_db,
+            "MM_PLATFORM_AWS_ENDPOINT_URL": moto,
+            "MM_PLATFORM_VF_SCORING_BUCKET": f"vf-scoring-{suffix}",
+            "MM_PLATFORM_VF_DEMAND_TABLE": f"vf-demand-{suffix}",
+            "MM_PLATFORM_VF_SCORES_STREAM": f"vf-scores-{suffix}",
+            "MM_PLATFORM_VF_CAMPAIGN_DATA_STREAM": f"vf-campaign-data-{suffix}",
+            "MM_PLATFORM_VF_ENTRY_SERVICE_URL": services.server.url,
+            "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": services.server.url,
+            "MM_PLATFORM_SLACK_BASE_URL": f"{services.server.url}/api/",
+            **(extra_env or {}),
+        }
+    )
+    monkeypatch.setenv("MM_PLATFORM_SLACK_TOKEN", "xoxb-test")
+    s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
+    s3.create_bucket(Bucket=settings.verified_fan.scoring_bucket)
+    kinesis = boto3.client("kinesis", endpoint_url=moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
+    for stream in (settings.verified_fan.scores_stream, settings.verified_fan.campaign_data_stream):
+        if stream:
+            kinesis.create_stream(StreamName=stream, ShardCount=1)
+    with instance_for_test() as instance:
+        yield Flow(settings, build_definitions(settings), instance, services, moto)
+
+
+@pytest.fixture
+def flow(
+    moto_endpoint: str, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flow]:
+    with make_flow(
+        f"sqlite:///{tmp_path}/platform.db", moto_endpoint, services, tmp_path, monkeypatch
+    ) as made:
+        yield made
+
+
+def metadata_of(result, name: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == name]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+TOUR = csv_bytes(
+    [
+        ["c1", "m1", "", "m1@fans.org", "0.91", "verified", "true", "ev1|ev2"],
+        ["c1", "m2", "", "", "0.40", "rejected", "false", ""],
+        ["c1", "m3", "", "", "0.77", "Verified", "", "ev2"],
+        ["c1", "m3", "", "", "0.95", "verified", "yes", "ev3|ev1"],  # the same member, higher score: wins
+        ["c1", "m4", "", "", "abc", "verified", "", "ev1"],
+        ["c1", "", "g5", "", "0.66", "verified", "no", "ev1"],
+        ["", "m6", "", "", "0.5", "verified", "", ""],
+        ["c1", "m7", "", "not-an-email", "0.5", "rejected", "", ""],
+    ]
+)
+
+
+def test_a_file_becomes_members_entry_scoring_counts_and_one_slack_message(
+    database: Callable[[], str],
+    moto_endpoint: str,
+    services: Services,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with make_flow(database(), moto_endpoint, services, tmp_path, monkeypatch) as flow:
+        check_the_whole_way(flow)
+
+
+def check_the_whole_way(flow: Flow) -> None:
+    flow.upload("scrubbed/tour-2027.csv", TOUR)
+    [intake] = flow.file_runs()
+    assert intake.success
+    [observation] = [
+        e.event_specific_data.asset_observation
+        for e in intake.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ]
+    seen = {k: v.value for k, v in observation.metadata.items()}
+    assert (seen["rows_in"], seen["valid"], seen["invalid"], seen["duplicates"], seen["campaigns"]) == (
+        8,
+        5,
+        3,
+        1,
+        "c1",
+    )
+    [request] = flow.campaign_requests()
+    assert (request.job_name, request.partition_key) == ("verified_fan_registrants_job", "c1")
+    assert flow.instance.get_dynamic_partitions("verified_fan_campaign") == ["c1"]
+
+    result = flow.run(request)
+    assert result.success
+    assert metadata_of(result, "scored_registrants") | {"files": None, "scores_stream": None} == {
+        "in": 7,  # the row without a campaign id belongs to no campaign
+        "valid": 5,
+        "invalid": 2,
+        "duplicates": 1,
+        "out": 4,
+        "failed": 0,
+        "rank0": 3,
+        "files": None,
+        "scores_stream": None,
+    }
+    demand_meta = metadata_of(result, "demand_registrations")
+    assert (demand_meta["created"], demand_meta["unchanged"], demand_meta["invalid"]) == (4, 0, 2)
+
+    m3 = flow.demand.member("c1", "m3")
+    assert (float(m3["score"]), m3["verdict"], m3["selected"], m3["events"], m3["rank0Event"]) == (
+        0.95,
+        "verified",
+        True,
+        ["ev3", "ev1"],
+        "ev3",
+    )
+    assert flow.demand.member("c1", "g5")["globalUserId"] == "g5"
+    assert flow.demand.counts("c1") == Counts(3, 1, 2) == flow.demand.recount("c1")
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+
+    # entry scoring: rank-0 records only, one call
+    [scoring] = flow.services.calls("/scoring")
+    assert sorted((r["memberId"], r["eventId"]) for r in scoring.body["records"]) == [
+        ("g5", "ev1"),
+        ("m1", "ev1"),
+        ("m3", "ev3"),
+    ]
+    assert metadata_of(result, "entry_scoring") | {"files": None} == {
+        "records": 4,
+        "input": 3,
+        "scoring": 3,
+        "inserted": 3,
+        "entries": 3,
+        "updated": 0,
+        "found": 0,
+        "calls": 1,
+        "files": None,
+    }
+    # the scores stream has every normalized record
+    published = read_stream(flow.client("kinesis"), flow.vf.scores_stream)
+    assert sorted(r["memberId"] for r in published) == ["g5", "m1", "m2", "m3"]
+
+    # exactly one Slack message, with the counts and the campaign
+    [message] = flow.services.slack
+    assert message["channel"] == "#vf-scoring"
+    assert message["text"] == "Verified Fan scoring for Tour 2027 (c1): 3 verified, 1 rejected, 2 selected"
+    assert {"title": "Artist", "value": "The Band", "short": True} in message["attachments"][1]["fields"]
+    assert metadata_of(result, "verdict_report")["outcome"] == "posted"
+    assert flow.demand.counts("c1", "meta:slack:counts") == Counts(3, 1, 2)
+
+    # the bad rows, with their line numbers and reasons
+    assert [(r["line"], r["campaign_id"], r["reason"]) for r in flow.ledger.rejects()] == [
+        (5, "c1", "score is not a number"),
+        (7, "", "campaign_id is empty"),
+        (8, "c1", "email does not look like an address"),
+    ]
+
+    # the same bytes uploaded again: processed again, nothing changes, no new message
+    time.sleep(1.1)  # S3 timestamps have one-second resolution
+    flow.upload("scrubbed/tour-2027.csv", TOUR)
+    files, campaigns = flow.process()
+    assert [r.success for r in files + campaigns] == [True, True]
+    assert metadata_of(campaigns[0], "demand_registrations")["unchanged"] == 4
+    assert flow.demand.counts("c1") == Counts(3, 1, 2) == flow.demand.recount("c1")
+    assert len(flow.services.slack) == 1
+    assert metadata_of(campaigns[0], "verdict_report")["outcome"] == "unchanged"
+    assert flow.campaign_requests() == []  # nothing left to apply
+
+
+def model_counts(files: list[list[list[Any]]]) -> dict[str, Counts]:
+    """The counts by hand: highest score per member within a file (equal: later row), later file wins."""
+    state: dict[tuple[str, str], list[Any]] = {}
+    for rows in files:
+        best: dict[tuple[str, str], list[Any]] = {}
+        for row in rows:
+            key = (row[0], row[1])
+            if key not in best or float(row[4]) >= float(best[key][4]):
+                best[key] = row
+        state.update(best)
+    counts: dict[str, list[int]] = {}
+    for (campaign, _), row in state.items():
+        c = counts.setdefault(campaign, [0, 0, 0])
+        c[0] += row[5].lower() == "verified"
+        c[1] += row[5].lower() == "rejected"
+        c[2] += row[6] in ("true", "1", "yes")
+    return {campaign: Counts(*c) for campaign, c in counts.items()}
+
+
+def random_file(rnd: random.Random, members: int, rows: int) -> list[list[Any]]:
+    return [
+        [
+            rnd.choice(["c1", "c2"]),
+            f"m{rnd.randrange(members)}",
+            "",
+            "",
+            f"{rnd.randrange(100) / 100:.2f}",
+            rnd.choice(["verified", "rejected", "Verified"]),
+            rnd.choice(["true", "false", "", "1", "no"]),
+            rnd.choice(["", "ev1", "ev2|ev1"]),
+        ]
+        for _ in range(rows)
+    ]
+
+
+def test_duplicates_flips_and_deselections_over_several_files_keep_counts_exact(flow: Flow) -> None:
+    rnd = random.Random(2027)
+    files = [random_file(rnd, 150, 300) for _ in range(3)]
+    for number, rows in enumerate(files):
+        flow.upload(f"scrubbed/batch-{number}.csv", csv_bytes(rows))
+        _, campaigns = flow.process()
+        assert all(r.success for r in campaigns)
+        expected = model_counts(files[: number + 1])
+        for campaign in ("c1", "c2"):
+            assert flow.demand.counts(campaign) == expected[campaign] == flow.demand.recount(campaign)
+    # one message per campaign and change of counts; the last file again changes nothing
+    posted = len(flow.services.slack)
+    assert 2 <= posted <= 6
+    time.sleep(1.1)
+    flow.upload("scrubbed/batch-2.csv", csv_bytes(files[2]))
+    flow.process()
+    assert len(flow.services.slack) == posted
+    assert flow.demand.counts("c1") == model_counts(files)["c1"]
+
+
+def test_two_files_staged_before_their_run_are_applied_in_upload_order_with_one_report(flow: Flow) -> None:
+    flow.upload("scrubbed/first.csv", csv_bytes([["c1", "m1", "", "", "0.5", "verified", "true", "ev1"]]))
+    time.sleep(1.1)
+    flow.upload("scrubbed/second.csv", csv_bytes([["c1", "m1", "", "", "0.2", "rejected", "false", "ev1"]]))
+    assert all(r.success for r in flow.file_runs())
+    [request] = flow.campaign_requests()  # one run for both parts
+    assert len(request.tags["mm_platform/vf_parts"].split(",")) == 2
+    assert flow.run(request).success
+    assert flow.demand.member("c1", "m1")["verdict"] == "rejected"  # the later upload wins
+    assert flow.demand.counts("c1") == Counts(0, 1, 0)
+    [message] = flow.services.slack
+    assert "0 verified, 1 rejected, 0 selected" in message["text"]
+
+
+def test_the_report_waits_while_other_work_for_the_campaign_is_staged(flow: Flow) -> None:
+    flow.upload("scrubbed/reg.csv", csv_bytes([["c1", "m1", "", "", "0.5", "verified", "", "ev1"]]))
+    flow.upload("fanlist/scored/fans.csv", csv_bytes([["c1", "m9", "", "", "0.7", "", "", ""]]))
+    flow.file_runs()
+    requests = {r.job_name: r for r in flow.campaign_requests()}
+    first = flow.run(requests["verified_fan_registrants_job"])
+    report = metadata_of(first, "verdict_report")
+    assert report["outcome"] == "deferred"
+    assert "staged part(s) not applied yet (fanlist/scored/fans.csv)" in report["reason"]
+    assert flow.services.slack == []
+    second = flow.run(requests["verified_fan_fanlist_job"])
+    assert metadata_of(second, "verdict_report")["outcome"] == "posted"
+    assert len(flow.services.slack) == 1
+
+
+def test_files_that_cannot_be_read_are_refused_with_the_reason(flow: Flow) -> None:
+    flow.upload("scrubbed/binary.csv", b"\xff\xfe\x00\x01 not text")
+    flow.upload("scrubbed/no-verdict.csv", b"campaign_id,member_id,score\nc1,m1,0.5\n")
+    flow.upload("scrubbed/empty.csv", b"")
+    flow.upload("scrubbed/", b"")  # a folder marker
+    runs = flow.file_runs()
+    assert [r.success for r in runs] == [True, True]  # the empty file and the folder never run
+    events = {e.entity_key: e for e in flow.inbox.select(topic=f"s3://{flow.vf.scoring_bucket}")}
+    assert events["scrubbed/binary.csv"].status is Status.INVALID
+    assert events["scrubbed/binary.csv"].reason.startswith("file refused: not a UTF-8 CSV file")
+    assert (events["scrubbed/no-verdict.csv"].status, events["scrubbed/no-verdict.csv"].reason) == (
+        Status.INVALID,
+        "file refused: missing required column(s): verdict",
+    )
+    assert (events["scrubbed/empty.csv"].status, events["scrubbed/empty.csv"].reason) == (
+        Status.INVALID,
+        "the file is empty",
+    )
+    assert events["scrubbed/"].status is Status.IGNORED
+    assert flow.campaign_requests() == []
+
+
+def test_fanlist_scores_are_saved_per_fan_with_campaign_properties(flow: Flow) -> None:
+    fans = csv_bytes(
+        [
+            ["c1", "m1", "", "", "0.3", "", "", "ev1"],
+            ["c1", "", "", "Fan@Example.org", "0.8", "", "", ""],
+            ["c1", "", "", "fan@example.org", "0.6", "", "", ""],  # the same fan, lower score
+            ["c1", "", "", "", "0.6", "", "", ""],  # no identity at all
+            ["c9", "m2", "", "", "0.9", "", "", ""],  # a campaign the campaign service does not know
+        ]
+    )
+    flow.upload("fanlist/scored/fans.csv", fans)
+    flow.file_runs()
+    requests = {r.partition_key: r for r in flow.campaign_requests()}
+    assert {r.job_name for r in requests.values()} == {"verified_fan_fanlist_job"}
+    known, unknown = flow.run(requests["c1"]), flow.run(requests["c9"])
+    assert known.success and unknown.success
+    meta = metadata_of(known, "fanlist_scores")
+    assert meta["input"] == {"in": 4, "invalid": 1, "duplicate": 1, "valid": 2}
+    assert meta["dynamo"] | {"created": None} == {
+        "in": 2,
+        "failed": 0,
+        "out": 2,
+        "rejected": 0,
+        "created": None,
+        "updated": 0,
+        "unchanged": 0,
+    }
+    fan = flow.demand.fan("fan@example.org", "c1")
+    assert (float(fan["score"]), fan["campaign"]["name"], fan["PK"]) == (
+        0.8,
+        "Tour 2027",
+        "fan/sid/email:fan@example.org",
+    )
+    saved = read_stream(flow.client("kinesis"), flow.vf.campaign_data_stream)
+    assert sorted(r["identifier"] for r in saved) == ["fan@example.org", "m1"]
+    assert metadata_of(unknown, "fanlist_scores")["dynamo"]["rejected"] == 1
+    assert flow.demand.fan("m2", "c9") is None
+    refused = flow.ledger.rejects(campaign_id="c9")
+    assert [(r["stage"], r["reason"]) for r in refused] == [
+        ("campaign-service", "campaign c9 is unknown to the campaign service")
+    ]
+    assert flow.demand.counts("c1") is None  # fanlist entries carry no verdict
+    assert metadata_of(known, "verdict_report")["outcome"] == "no counts"
+    assert flow.services.slack == []
+
+
+def test_an_entry_service_that_is_down_fails_its_step_only_and_is_caught_up_later(flow: Flow) -> None:
+    flow.services.entry_down = True
+    flow.upload("scrubbed/tour.csv", TOUR)
+    _, [result] = flow.process()
+    assert not result.success
+    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert failed == {"verified_fan__entry_scoring"}
+    assert flow.demand.counts("c1") == Counts(3, 1, 2)  # counts and the report do not wait for it
+    assert len(flow.services.slack) == 1
+    assert flow.services.scored == {}
+
+    flow.services.entry_down = False
+    retry = flow.materialize("entry_scoring", "c1")  # the operator, or the run's retry
+    assert retry.success
+    assert sorted(m for _, m in flow.services.scored) == ["g5", "m1", "m3"]
+    assert flow.materialize("entry_scoring", "c1").success  # nothing sent twice
+    assert metadata_of(flow.materialize("entry_scoring", "c1"), "entry_scoring")["input"] == 0
+
+
+def test_counts_that_disagree_with_a_recount_fail_the_check_and_hold_the_report(flow: Flow) -> None:
+    flow.upload("scrubbed/tour.csv", TOUR)
+    flow.process()
+    flow.client("dynamodb").update_item(  # someone breaks the counts
+        TableName=flow.vf.demand_table,
+        Key={"PK": {"S": "campaign:c1"}, "SK": {"S": "meta:counts"}},
+        UpdateExpression="ADD verified :five",
+        ExpressionAttributeValues={":five": {"N": "5"}},
+    )
+    job = flow.defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={
+            AssetKey(["verified_fan", "campaign_counts"]),
+            AssetKey(["verified_fan", "verdict_report"]),
+        }
+    )
+    result = job.execute_in_process(instance=flow.instance, partition_key="c1", raise_on_error=False)
+    assert not result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.metadata["recount"].value == {"verified": 3, "rejected": 1, "selected": 2}
+    assert len(flow.services.slack) == 1  # the wrong counts were not posted
+
+
+def test_counts_left_unsettled_by_a_dead_run_are_recounted(flow: Flow) -> None:
+    flow.upload("scrubbed/tour.csv", TOUR)
+    _, [result] = flow.process()
+    dead_run = result.run_id  # a finished run: its lease can only be a leftover
+    flow.client("dynamodb").update_item(
+        TableName=flow.vf.demand_table,
+        Key={"PK": {"S": "campaign:c1"}, "SK": {"S": "meta:counts"}},
+        UpdateExpression="SET writer = :writer, verified = :zero",
+        ExpressionAttributeValues={
+            ":writer": {"M": {"run": {"S": dead_run}, "expires": {"N": str(int(time.time()) + 600)}}},
+            ":zero": {"N": "0"},
+        },
+    )
+    repaired = flow.materialize("campaign_counts", "c1")
+    assert repaired.success
+    meta = metadata_of(repaired, "campaign_counts")
+    assert meta["recounted_from"] == {"verified": 0, "rejected": 1, "selected": 2}
+    assert (meta["verified"], meta["rejected"], meta["selected"]) == (3, 1, 2)
+    assert flow.demand.writer("c1") is None
+
+
+def test_without_streams_configured_nothing_is_published(
+    moto_endpoint: str, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_streams = {"MM_PLATFORM_VF_SCORES_STREAM": "off", "MM_PLATFORM_VF_CAMPAIGN_DATA_STREAM": "off"}
+    with make_flow(
+        f"sqlite:///{tmp_path}/p.db", moto_endpoint, services, tmp_path, monkeypatch, no_streams
+    ) as flow:
+        assert flow.vf.scores_stream is None
+        flow.upload("scrubbed/tour.csv", TOUR)
+        _, [result] = flow.process()
+        assert result.success
+        assert metadata_of(result, "scored_registrants")["scores_stream"] == {
+            "stream": "not configured",
+            "in": 0,
+            "failed": 0,
+            "out": 0,
+        }
+        assert flow.demand.counts("c1") == Counts(3, 1, 2)
