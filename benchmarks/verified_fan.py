@@ -16,26 +16,8 @@ import math
 import re
 import time
 
-import numpy as np
-
+from mm_platform.verified_fan.sample_data import scored_file
 from mm_platform.verified_fan.scoring import EMAIL, FALSE_WORDS, SCRUBBED, TRUE_WORDS, read_csv, validate
-
-
-def scored_file(rows: int, seed: int = 1) -> bytes:
-    """A scrubbed file: 3 campaigns, ~10% duplicate members, mixed verdicts, preferences, 0.5% bad rows."""
-    rng = np.random.default_rng(seed)
-    members = rng.integers(0, int(rows * 0.9), rows).astype(str)
-    campaign = np.array(["c1", "c2", "c3"])[rng.integers(0, 3, rows)]
-    score = np.round(rng.random(rows), 4).astype(str)
-    score[rng.random(rows) < 0.005] = "n/a"
-    verdict = np.array(["verified", "rejected", "Verified"])[rng.integers(0, 3, rows)]
-    selected = np.array(["true", "false", "", "1"])[rng.integers(0, 4, rows)]
-    events = np.array(["", "e1", "e1|e2", "e3|e1|e2"])[rng.integers(0, 4, rows)]
-    out = io.StringIO()
-    out.write("campaign_id,member_id,global_user_id,email,score,verdict,selected,events\n")
-    for row in zip(campaign, members, score, verdict, selected, events, strict=True):
-        out.write(f"{row[0]},m{row[1]},,,{row[2]},{row[3]},{row[4]},{row[5]}\n")
-    return out.getvalue().encode()
 
 
 def per_row_loop(data: bytes) -> tuple[int, int]:

@@ -1,5 +1,7 @@
 """`mm-platform dev` (what `make dev` runs): the stack and the UI come up, the sample event gets
-its round materialized, and a stop signal takes down everything the command started."""
+its round materialized, the sample campaign file in the bucket becomes demand items, entry scoring,
+counts and exactly one Slack message (uploading it again: none), and a stop signal takes down
+everything the command started."""
 
 from __future__ import annotations
 
@@ -14,11 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.devstack import free_port, port_open
 from mm_platform.core.inbox import EventInbox, Status
 from mm_platform.core.kafka import KafkaResource
+from mm_platform.core.settings import Settings
+from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import engine_for
 from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, review_end_event
+from mm_platform.verified_fan.demand_store import DemandTable
+from mm_platform.verified_fan.records import rows
+from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
+from mm_platform.verified_fan.scoring import SCRUBBED, read_csv, validate
+from mm_platform.verified_fan.services import EntryService
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,12 +44,14 @@ def graphql(port: int, query: str) -> dict:
 
 
 def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -> None:
-    kafka_port, moto_port, ui_port = free_port(), free_port(), free_port()
+    kafka_port, moto_port, ui_port, standins_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
         "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
         "MM_PLATFORM_AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "MM_PLATFORM_VF_ENTRY_SERVICE_URL": f"http://127.0.0.1:{standins_port}",
+        "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": f"http://127.0.0.1:{standins_port}",
     }
     env.pop("DAGSTER_HOME", None)
     log = tmp_path / "dev.log"
@@ -72,6 +84,8 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
         query += "{ ... on Asset { assetMaterializations(limit: 1) { partition } } } }"
         [materialization] = graphql(ui_port, query)["assetOrError"]["assetMaterializations"]
         assert materialization["partition"] == str(SAMPLE_ROUND_ID)
+
+        check_the_sample_campaign(Settings.from_env(env), ui_port, log, deadline + 120)
     finally:
         os.kill(dev.pid, signal.SIGTERM)
         try:
@@ -79,8 +93,53 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
         except subprocess.TimeoutExpired:
             os.killpg(dev.pid, signal.SIGKILL)
             pytest.fail("mm-platform dev did not stop within 60 s")
-    for port in (ui_port, kafka_port, moto_port):
+    for port in (ui_port, kafka_port, moto_port, standins_port):
         assert not port_open("127.0.0.1", port), (
             f"port {port} still open after stop:\n{log.read_text()[-2000:]}"
         )
     assert "stopping Dagster" in log.read_text()
+
+
+def verdict_outcomes(ui_port: int) -> list[str]:
+    query = '{ assetOrError(assetKey: {path: ["verified_fan", "verdict_report"]}) '
+    query += "{ ... on Asset { assetMaterializations(limit: 10) { partition metadataEntries "
+    query += "{ label ... on TextMetadataEntry { text } } } } } }"
+    found = graphql(ui_port, query)["assetOrError"]
+    return [
+        entry["text"]
+        for m in (found or {}).get("assetMaterializations", [])
+        for entry in m["metadataEntries"]
+        if entry["label"] == "outcome" and m["partition"] == SAMPLE_CAMPAIGN["id"]
+    ]
+
+
+def check_the_sample_campaign(settings: Settings, ui_port: int, log: Path, deadline: float) -> None:
+    """No manual step: the sample file the stack uploaded is scored, counted and reported once."""
+
+    def wait_for(what: str, condition) -> None:
+        while not condition():
+            assert time.monotonic() < deadline, f"no {what}:\n" + log.read_text()[-3000:]
+            time.sleep(0.5)
+
+    campaign = SAMPLE_CAMPAIGN["id"]
+    slack = SlackNotifier(outbox_db_url=settings.platform_db_url)
+    wait_for("Slack message", lambda: verdict_outcomes(ui_port) == ["posted"])
+    [message] = slack.outbox()
+    vf, aws = settings.verified_fan, build_aws_resources(settings)
+    demand = DemandTable(aws["dynamodb"].get_client(), vf.demand_table)
+    counts = demand.counts(campaign)
+    assert counts == demand.recount(campaign)
+    assert message["text"] == (
+        f"Verified Fan scoring for {SAMPLE_CAMPAIGN['name']} ({campaign}): {counts.verified:,} verified, "
+        f"{counts.rejected:,} rejected, {counts.selected:,} selected"
+    )
+    entries = EntryService(base_url=vf.entry_service_url).get_json(f"/scoring/{campaign}")["entries"]
+    rank0 = sum(1 for r in rows(validate(read_csv(sample_file()), SCRUBBED).valid) if r["rank0_event"])
+    assert entries == rank0 > 0
+
+    # the same file uploaded again: processed, nothing changes, no second message
+    time.sleep(1.1)  # S3 timestamps have one-second resolution
+    aws["s3"].get_client().put_object(Bucket=vf.scoring_bucket, Key=SAMPLE_KEY, Body=sample_file())
+    wait_for("second report", lambda: verdict_outcomes(ui_port) == ["unchanged", "posted"])
+    assert len(slack.outbox()) == 1
+    assert demand.counts(campaign) == counts

@@ -1,5 +1,6 @@
 """The embedded stack: moto (AWS), Tansu (Kafka, stored in moto's S3 so a broker restart loses
-nothing), the state folder with SQLite databases and DAGSTER_HOME, topics and sample data.
+nothing), stand-ins for the Entry and Campaign services, the state folder with SQLite databases and
+DAGSTER_HOME, topics, the Verified Fan bucket, table and streams, and sample data.
 
 Processes are started in their own session and recorded in `<state>/stack.json`, so `stack down`
 can stop what `stack up` started and `dev` stops what it started itself.
@@ -98,6 +99,28 @@ def ensure_bucket(endpoint_url: str, bucket: str, region: str = "us-east-1") -> 
         s3.create_bucket(Bucket=bucket)
 
 
+def start_standins(host: str, port: int, log: Path, db: Path) -> subprocess.Popen:
+    """The Entry Service and Campaign Service stand-ins (embedded stack only)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mm_platform.verified_fan.standins",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+        ],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_for_port(host, port, "service stand-ins", process)
+    return process
+
+
 def start_tansu(host: str, port: int, log: Path, storage_endpoint: str | None) -> subprocess.Popen:
     """Tansu on host:port; with `storage_endpoint` (a moto URL) its log is kept in S3 there,
     otherwise in memory (enough for a test session)."""
@@ -184,6 +207,11 @@ class Stack:
         kafka_host, kafka_port = host_port(s.kafka_bootstrap_servers)
         if not port_open(kafka_host, kafka_port):
             started["tansu"] = start_tansu(kafka_host, kafka_port, logs / "tansu.log", aws).pid
+        standins = host_port(s.verified_fan.entry_service_url)
+        if standins[0] in ("127.0.0.1", "localhost") and not port_open(*standins):
+            started["standins"] = start_standins(
+                *standins, logs / "standins.log", s.state_dir / "standins.db"
+            ).pid
         if started:
             pids = {**self.recorded_pids(), **started}
             self.record.write_text(json.dumps({"pids": pids}, indent=2))
@@ -191,13 +219,16 @@ class Stack:
         return started
 
     def prepare(self) -> None:
-        """Topics, databases, sample data and DAGSTER_HOME; safe to repeat."""
+        """Topics, databases, the Verified Fan bucket/table/streams, sample data and DAGSTER_HOME;
+        safe to repeat."""
         from mm_platform.marathon.sample_data import load_sample_data
 
         s = self.settings
         kafka = KafkaResource(bootstrap_servers=s.kafka_bootstrap_servers)
         kafka.create_topics({s.topics.autopilot: 3, s.topics.rating_calculation: 1})
         load_sample_data(s.oltp_db_url)
+        if s.aws_endpoint_url:
+            prepare_verified_fan(s)
         home = s.dagster_home
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -221,3 +252,30 @@ def dev_environment(settings: Settings) -> dict[str, str]:
     env["DAGSTER_HOME"] = str(settings.dagster_home)
     env["MM_PLATFORM_STATE_DIR"] = str(settings.state_dir)
     return env
+
+
+def prepare_verified_fan(settings: Settings) -> None:
+    """The scoring bucket, demand table and streams on moto, the sample campaign in the Campaign
+    Service stand-in, and the sample scored file in the bucket (uploaded once)."""
+    from mm_platform.core.aws import build_aws_resources
+    from mm_platform.verified_fan.demand_store import DemandTable
+    from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
+    from mm_platform.verified_fan.services import CampaignService
+
+    vf, aws = settings.verified_fan, build_aws_resources(settings)
+    s3 = aws["s3"].get_client()
+    for bucket in {vf.scoring_bucket, vf.staging_bucket}:
+        ensure_bucket(settings.aws_endpoint_url, bucket, settings.aws_region)
+    DemandTable(aws["dynamodb"].get_client(), vf.demand_table).ensure()
+    kinesis = aws["kinesis"].client("kinesis")
+    existing = set(kinesis.list_streams().get("StreamNames", []))
+    for stream in (vf.scores_stream, vf.campaign_data_stream):
+        if stream and stream not in existing:
+            kinesis.create_stream(StreamName=stream, ShardCount=1)
+    if port_open(*host_port(vf.campaign_service_url)):
+        CampaignService(base_url=vf.campaign_service_url).put_json(
+            f"/campaigns/{SAMPLE_CAMPAIGN['id']}", SAMPLE_CAMPAIGN
+        )
+    listed = s3.list_objects_v2(Bucket=vf.scoring_bucket, Prefix=SAMPLE_KEY).get("KeyCount", 0)
+    if not listed:
+        s3.put_object(Bucket=vf.scoring_bucket, Key=SAMPLE_KEY, Body=sample_file())

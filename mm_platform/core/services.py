@@ -60,6 +60,9 @@ class HttpService(ConfigurableResource):
     def post_json(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("POST", path, json=body)
 
+    def put_json(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("PUT", path, json=body)
+
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._call("GET", path, params=params)
 

@@ -4,31 +4,42 @@ log in moto's S3 so a broker restart loses nothing, and stops what it started.""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.devstack import Stack, free_port, port_open, start_tansu, stop_process
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.marathon.sample_data import SAMPLE_CODERS, SAMPLE_ROUND_ID
 from mm_platform.marathon.schema import long_comp_result
+from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
+from mm_platform.verified_fan.services import CampaignService, EntryService
 
 
 def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_endpoint: str) -> None:
-    kafka_port = free_port()
+    kafka_port, standins_port, suffix = free_port(), free_port(), uuid.uuid4().hex[:8]
+    standins = f"http://127.0.0.1:{standins_port}"
     settings = Settings.from_env(
         {
             "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
             "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
             "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,  # already running: reused, not started
+            "MM_PLATFORM_VF_ENTRY_SERVICE_URL": standins,
+            "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": standins,
+            "MM_PLATFORM_VF_SCORING_BUCKET": f"vf-scoring-{suffix}",
+            "MM_PLATFORM_VF_DEMAND_TABLE": f"vf-demand-{suffix}",
+            "MM_PLATFORM_VF_SCORES_STREAM": f"vf-scores-{suffix}",
         }
     )
     stack = Stack(settings)
     started = stack.up()
     try:
-        assert set(started) == {"tansu"}
+        assert set(started) == {"tansu", "standins"}
+        check_verified_fan_is_ready(settings)
         assert stack.status() == {"kafka": True, "aws": True}
         kafka = KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers)
         assert kafka.partitions("notifications.autopilot.events") == [0, 1, 2]
@@ -55,4 +66,26 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
     finally:
         stack.down()
     assert not port_open("127.0.0.1", kafka_port)
+    assert not port_open("127.0.0.1", standins_port)
     assert not stack.record.exists()
+
+
+def check_verified_fan_is_ready(settings: Settings) -> None:
+    vf, aws = settings.verified_fan, build_aws_resources(settings)
+    s3 = aws["s3"].get_client()
+    sample = s3.get_object(Bucket=vf.scoring_bucket, Key=SAMPLE_KEY)["Body"].read()
+    assert sample == sample_file()
+    assert aws["dynamodb"].get_client().describe_table(TableName=vf.demand_table)["Table"]["TableStatus"]
+    streams = aws["kinesis"].client("kinesis").list_streams()["StreamNames"]
+    assert {vf.scores_stream, vf.campaign_data_stream} <= set(streams)
+    campaigns = CampaignService(base_url=vf.campaign_service_url)
+    assert campaigns.campaign(SAMPLE_CAMPAIGN["id"])["name"] == SAMPLE_CAMPAIGN["name"]
+    assert [c["id"] for c in campaigns.campaigns_for_event("ev-chi-0604")] == [SAMPLE_CAMPAIGN["id"]]
+    answer = EntryService(base_url=vf.entry_service_url).post_scoring(
+        "c1", [{"memberId": "m1", "eventId": "e1", "score": 0.5}]
+    )
+    assert answer == {"scoring": 1, "inserted": 1, "updated": 0, "found": 0, "entries": 1}
+    again = EntryService(base_url=vf.entry_service_url).post_scoring(
+        "c1", [{"memberId": "m1", "eventId": "e2", "score": 0.5}]
+    )
+    assert again == {"scoring": 1, "inserted": 0, "updated": 1, "found": 1, "entries": 1}
