@@ -1,7 +1,7 @@
 """`mm-platform dev` (what `make dev` runs): the stack and the UI come up, the sample event gets
 its round materialized, the sample campaign file in the bucket becomes demand items, entry scoring,
-counts and exactly one Slack message (uploading it again: none), and a stop signal takes down
-everything the command started."""
+counts and exactly one Slack message (uploading it again: none), `mm-platform demo --domain
+verified-fan` succeeds, and a stop signal takes down everything the command started."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
         )
         inbox = EventInbox(engine_for(f"sqlite:///{tmp_path / 'state' / 'platform.db'}"))
         inbox.create_schema()
-        while not inbox.select(statuses=[Status.HANDLED]):
+        while not inbox.select(statuses=[Status.HANDLED], topic="notifications.autopilot.events"):
             assert time.monotonic() < deadline + 60, "no HANDLED event:\n" + log.read_text()[-3000:]
             time.sleep(0.5)
         query = '{ assetOrError(assetKey: {path: ["marathon", "long_comp_result_attendance"]}) '
@@ -86,6 +86,27 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
         assert materialization["partition"] == str(SAMPLE_ROUND_ID)
 
         check_the_sample_campaign(Settings.from_env(env), ui_port, log, deadline + 120)
+
+        demo = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("mm-platform")),
+                "demo",
+                "--domain",
+                "verified-fan",
+                "--rows",
+                "800",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr + log.read_text()[-3000:]
+        assert (
+            "equal" in demo.stdout and "Slack #vf-scoring: Verified Fan scoring for Demo Tour" in demo.stdout
+        )
+        assert "processed again: report unchanged" in demo.stdout
     finally:
         os.kill(dev.pid, signal.SIGTERM)
         try:

@@ -225,21 +225,74 @@ def replay(topic: str, entities: tuple[str, ...], statuses: tuple[str, ...]) -> 
     click.echo(f"{count} event(s) set to RETRY")
 
 
-@main.command()
-@click.option("--coders", default=300, show_default=True, type=int, help="coders in the demo round")
-@click.option("--timeout", default=120, show_default=True, type=float, help="seconds to wait for the chain")
-def demo(coders: int, timeout: float) -> None:
-    """Seed a marathon round, publish its review-END event and wait for ratings and member stats.
-    Needs the embedded stack and Dagster running (`make dev`); exits 1 if anything failed."""
-    from mm_platform.core.aws import build_aws_resources
-    from mm_platform.marathon.demo import publish_review_end, seed_demo_round, summary, wait_for_chain
-    from mm_platform.marathon.dw_schema import create_dw_schema
-    from mm_platform.marathon.stats_store import read_items
+def _instance(settings: Settings):
+    from dagster import DagsterInstance
 
+    return (
+        DagsterInstance.from_config(str(settings.dagster_home))
+        if settings.embedded
+        else DagsterInstance.get()
+    )
+
+
+@main.command()
+@click.option(
+    "--domain",
+    type=click.Choice(["marathon", "verified-fan"]),
+    default="marathon",
+    show_default=True,
+    help="marathon: a round's review-END to member stats; verified-fan: a scored file to its Slack message",
+)
+@click.option("--coders", default=300, show_default=True, type=int, help="coders in the demo round")
+@click.option("--rows", default=5000, show_default=True, type=int, help="rows of the demo scored file")
+@click.option("--timeout", default=120, show_default=True, type=float, help="seconds to wait for the flow")
+def demo(domain: str, coders: int, rows: int, timeout: float) -> None:
+    """Show a flow end to end on the running stack (`make dev`); exits 1 if anything failed.
+    marathon: seed a round, publish its review-END event, wait for ratings and member stats.
+    verified-fan: upload a new campaign's scored file, wait for its Slack message, upload it again."""
     settings = _settings()
     for name, up in Stack(settings).status().items():
         if not up:
             raise click.ClickException(f"{name} is not reachable; start the stack with `make dev`")
+    if domain == "verified-fan":
+        _demo_verified_fan(settings, rows, timeout)
+    else:
+        _demo_marathon(settings, coders, timeout)
+
+
+def _demo_verified_fan(settings: Settings, rows: int, timeout: float) -> None:
+    from mm_platform.verified_fan.demo import new_campaign, summary, upload, wait_for_report
+
+    instance = _instance(settings)
+    demo = new_campaign(settings, rows)
+    started = time.monotonic()
+    upload(settings, demo)
+    click.echo(f"uploaded {demo.key} ({rows:,} rows) to s3://{settings.verified_fan.scoring_bucket}")
+    first = wait_for_report(instance, demo, 1, timeout)
+    if first is None or first.get("outcome") != "posted":
+        raise click.ClickException(f"no Slack report for {demo.campaign_id} within {timeout:.0f}s: {first}")
+    click.echo(f"reported to Slack {time.monotonic() - started:.1f}s after the upload\n")
+    lines, exact = summary(settings, demo)
+    for line in lines:
+        click.echo(line)
+    time.sleep(1.1)  # S3 timestamps have one-second resolution: a re-upload must get a new one
+    upload(settings, demo)
+    click.echo(f"\nuploaded {demo.key} again")
+    second = wait_for_report(instance, demo, 2, timeout)
+    if second is None:
+        raise click.ClickException(f"the second upload of {demo.key} was not processed within {timeout:.0f}s")
+    click.echo(f"processed again: report {second.get('outcome')} ({second.get('reason', '')})")
+    if second.get("outcome") != "unchanged" or not exact:
+        raise click.ClickException("the counts changed or disagree with a recount")
+
+
+def _demo_marathon(settings: Settings, coders: int, timeout: float) -> None:
+    from mm_platform.core.aws import build_aws_resources
+    from mm_platform.marathon.demo import publish_review_end, seed_demo_round, summary, wait_for_chain
+    from mm_platform.marathon.dw_load import round_coder_ids
+    from mm_platform.marathon.dw_schema import create_dw_schema
+    from mm_platform.marathon.stats_store import read_items
+
     oltp, dw = engine_for(settings.oltp_db_url), engine_for(settings.dw_db_url)
     create_dw_schema(dw)
     round_ = seed_demo_round(oltp, coders)
@@ -253,8 +306,6 @@ def demo(coders: int, timeout: float) -> None:
     if not ok:
         raise click.ClickException(why)
     click.echo(f"chain done in {time.monotonic() - started:.1f}s\n")
-    from mm_platform.marathon.dw_load import round_coder_ids
-
     with oltp.connect() as conn:
         members = round_coder_ids(conn, round_.round_id)
     dynamodb = build_aws_resources(settings)["dynamodb"]
@@ -272,16 +323,10 @@ def demo(coders: int, timeout: float) -> None:
 @click.argument("coder_id", type=int)
 def trace(coder_id: int) -> None:
     """Why a member profile is what it is: rounds, asset partitions along the chain, inbox events."""
-    from dagster import DagsterInstance
-
     from mm_platform.marathon.trace import trace_member
 
     settings = _settings()
-    instance = (
-        DagsterInstance.from_config(str(settings.dagster_home))
-        if settings.embedded
-        else DagsterInstance.get()
-    )
+    instance = _instance(settings)
     member, rounds = trace_member(
         coder_id, engine_for(settings.oltp_db_url), _inbox(settings), instance, settings.topics.autopilot
     )
@@ -299,6 +344,14 @@ def trace(coder_id: int) -> None:
             click.echo(f"  inbox #{e.id} {e.status.value} {e.event_type or '-'} {e.reason or ''}".rstrip())
         click.echo(f"  => {r.problem or 'up to date'}")
 
+
+def _add_domain_commands() -> None:
+    from mm_platform.verified_fan.cli import vf
+
+    main.add_command(vf)
+
+
+_add_domain_commands()
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,121 @@
+"""`mm-platform vf ...`: the on-call operator's view of Verified Fan files, refused rows and counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from mm_platform.core.aws import build_aws_resources
+from mm_platform.core.settings import Settings, SettingsError
+from mm_platform.core.slack import SlackNotifier
+from mm_platform.core.sql import engine_for
+from mm_platform.verified_fan.demand_store import SLACK_COUNTS_SK, DemandTable
+from mm_platform.verified_fan.ledger import Ledger
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _ledger(settings: Settings) -> Ledger:
+    return Ledger(engine_for(settings.platform_db_url))
+
+
+def _demand(settings: Settings) -> DemandTable:
+    client = build_aws_resources(settings)["dynamodb"].get_client()
+    return DemandTable(client, settings.verified_fan.demand_table)
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.strftime("%m-%d %H:%M:%S") if value else "-"
+
+
+@click.group()
+def vf() -> None:
+    """Verified Fan: scored files, refused rows, campaign counts, Slack messages."""
+
+
+@vf.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", default=None, help="object key (default: scrubbed/<file name>)")
+@click.option("--fanlist", is_flag=True, help="a fanlist score file (default key fanlist/scored/<file name>)")
+def upload(file: Path, key: str | None, fanlist: bool) -> None:
+    """Put a scored CSV (or .csv.gz) file into the scoring bucket; the sensor takes it from there."""
+    settings = _settings()
+    key = key or f"{'fanlist/scored' if fanlist else 'scrubbed'}/{file.name}"
+    if not key.startswith(("scrubbed/", "fanlist/scored/")):
+        raise click.ClickException("the key must start with scrubbed/ or fanlist/scored/")
+    s3 = build_aws_resources(settings)["s3"].get_client()
+    s3.put_object(Bucket=settings.verified_fan.scoring_bucket, Key=key, Body=file.read_bytes())
+    click.echo(f"uploaded s3://{settings.verified_fan.scoring_bucket}/{key}")
+
+
+@vf.command()
+@click.option("--campaign", default=None)
+@click.option("--file", "object_key", default=None, help="object key, e.g. scrubbed/tour.csv")
+@click.option("--limit", default=30, show_default=True, type=int)
+def files(campaign: str | None, object_key: str | None, limit: int) -> None:
+    """Staged parts (a file's rows of one campaign), newest first, with the steps done."""
+    parts = _ledger(_settings()).parts(campaign_id=campaign, object_key=object_key, limit=limit)
+    click.echo(
+        f"{'part':>6} {'status':8} {'campaign':20} {'rows':>8} {'refused':>8} {'members':>8} "
+        f"{'staged':15} {'applied':15} {'entry':15} file"
+    )
+    for p in parts:
+        click.echo(
+            f"{p.id:>6} {p.status:8} {p.campaign_id:20} {p.rows_in:>8,} {p.invalid:>8,} {p.records:>8,} "
+            f"{_when(p.staged_at):15} {_when(p.applied_at):15} {_when(p.entry_scored_at):15} {p.object_key}"
+        )
+
+
+@vf.command()
+@click.option("--campaign", default=None)
+@click.option("--file", "object_key", default=None, help="object key, e.g. scrubbed/tour.csv")
+@click.option("--after-id", default=0, type=int, help="keyset paging: the last id of the previous page")
+@click.option("--limit", default=50, show_default=True, type=int)
+def rejects(campaign: str | None, object_key: str | None, after_id: int, limit: int) -> None:
+    """Refused rows with their line number, step and reason."""
+    rows = _ledger(_settings()).rejects(
+        campaign_id=campaign, object_key=object_key, after_id=after_id, limit=limit
+    )
+    for r in rows:
+        click.echo(
+            f"{r['id']:>7} {r['object_key']}:{r['line']} campaign={r['campaign_id'] or '-'} "
+            f"member={r['member_key'] or '-'} [{r['stage']}] {r['reason']}"
+        )
+    if len(rows) == limit:
+        click.echo(f"-- more: --after-id {rows[-1]['id']}")
+
+
+@vf.command()
+@click.argument("campaign")
+@click.option("--repair", is_flag=True, help="store the recount as the counts (takes the campaign's lease)")
+def counts(campaign: str, repair: bool) -> None:
+    """A campaign's counts: stored, recounted, last told to Slack; with --repair, recount and store."""
+    demand = _demand(_settings())
+    if repair:
+        before, after = demand.repair_counts(
+            campaign, f"operator-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
+        )
+        click.echo(f"repaired: {before} -> {after}")
+    stored, recount = demand.counts(campaign), demand.recount(campaign)
+    click.echo(f"stored   {stored}")
+    click.echo(f"recount  {recount}  ({'equal' if stored == recount else 'DIFFERENT'})")
+    click.echo(f"reported {demand.counts(campaign, SLACK_COUNTS_SK)}")
+    writer = demand.writer(campaign)
+    if writer:
+        click.echo(f"writer   run {writer.get('run')} holds the lease (a run at work, or one that died)")
+
+
+@vf.command()
+@click.option("--limit", default=20, show_default=True, type=int)
+def messages(limit: int) -> None:
+    """Slack messages kept locally (no MM_PLATFORM_SLACK_TOKEN: the embedded stack), newest last."""
+    outbox = SlackNotifier(outbox_db_url=_settings().platform_db_url).outbox()
+    for m in outbox[-limit:]:
+        click.echo(f"{m['recorded_at']:%Y-%m-%d %H:%M:%S} {m['channel']} {m['text']}")
