@@ -18,14 +18,12 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from _support import broker
+from _support import REPO, broker, start_daemon, wait
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
 
 from mm_platform.core.devstack import free_port, start_moto, stop_process
@@ -35,7 +33,6 @@ from mm_platform.core.sql import engine_for
 from mm_platform.marathon.demo import publish_review_end, seed_demo_round
 from mm_platform.marathon.sample_data import load_sample_data
 
-REPO = Path(__file__).resolve().parents[1]
 STEPS = [
     "long_comp_result_attendance",
     "round_ratings",
@@ -50,16 +47,6 @@ def materialized_at(instance: DagsterInstance, name: str, partition: str) -> flo
         AssetRecordsFilter(asset_key=AssetKey(["marathon", name]), asset_partitions=[partition]), limit=1
     ).records
     return records[0].timestamp if records else None
-
-
-def wait(condition, timeout: float = 240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("no result within the timeout")
 
 
 def main() -> None:
@@ -89,19 +76,7 @@ def main() -> None:
         inbox = EventInbox(engine_for(f"sqlite:///{tmp}/platform.db"))
         inbox.create_schema()
         instance = DagsterInstance.from_config(str(home))
-        daemon = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("dagster-daemon")),
-                "run",
-                "-w",
-                str(REPO / "workspace.yaml"),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        daemon = start_daemon(env)
         jitter = random.Random(7)
         timings: dict[str, list[float]] = {
             step: [] for step in ["run created", "run started", *STEPS, "inbox HANDLED"]

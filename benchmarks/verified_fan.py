@@ -1,23 +1,47 @@
-"""Verified Fan transform: parse + validate + rank + dedup + normalize of a scored file, vectorised
-(Arrow) next to a per-row Python loop doing the same.
+"""Verified Fan: the transform (parse + validate + rank + dedup + normalize of a scored file,
+vectorised with Arrow, next to a per-row Python loop doing the same), and the whole flow end to end
+on the embedded stack with a real `dagster-daemon`.
 
-    .venv/bin/python benchmarks/verified_fan.py [--rows 1000000] [--loop-rows 1000000]
+    .venv/bin/python benchmarks/verified_fan.py [--rows 1000000] [--loop-rows 1000000] [--e2e-rows 100000]
 
-Target: >= 200,000 rows/s for the vectorised transform. The end-to-end figure on the embedded stack
-comes with the Verified Fan assets (issue 4, in progress).
+Target: >= 200,000 rows/s for the vectorised transform. End to end: a throwaway broker, moto and the
+service stand-ins, the repository's dagster.yaml; the embedded sample file warms the daemon's code
+server up, then one campaign's file of --e2e-rows rows is uploaded (at a random point of the sensor
+daemon's 5 s loop) and followed to its Slack report, and uploaded again (nothing changes).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import io
 import math
+import os
+import random
 import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
-from mm_platform.verified_fan.sample_data import scored_file
+from _support import REPO, broker, start_daemon, wait
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
+
+from mm_platform.core.aws import build_aws_resources
+from mm_platform.core.devstack import (
+    free_port,
+    prepare_verified_fan,
+    start_moto,
+    start_standins,
+    stop_process,
+)
+from mm_platform.core.s3_sensor import OBJECT_KEY_TAG
+from mm_platform.core.settings import Settings
+from mm_platform.verified_fan.demand_store import DemandTable
+from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, scored_file
 from mm_platform.verified_fan.scoring import EMAIL, FALSE_WORDS, SCRUBBED, TRUE_WORDS, read_csv, validate
+from mm_platform.verified_fan.services import CampaignService
 
 
 def per_row_loop(data: bytes) -> tuple[int, int]:
@@ -64,11 +88,94 @@ def per_row_loop(data: bytes) -> tuple[int, int]:
     return len(kept), rejects
 
 
+STEPS = ["scored_registrants", "demand_registrations", "entry_scoring", "campaign_counts", "verdict_report"]
+
+
+def materialized_at(instance: DagsterInstance, name: str, campaign: str, after: float) -> float | None:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(["verified_fan", name]), asset_partitions=[campaign]), limit=1
+    ).records
+    return records[0].timestamp if records and records[0].timestamp > after else None
+
+
+def follow_upload(instance, settings, key: str, body: bytes, campaign: str) -> dict[str, float]:
+    """Upload at a random point of the daemon's sensor loop; seconds from the upload to each step."""
+    s3 = build_aws_resources(settings)["s3"].get_client()
+    time.sleep(random.uniform(0, 5))
+    start = time.time()
+    s3.put_object(Bucket=settings.verified_fan.scoring_bucket, Key=key, Body=body)
+    wait(lambda: materialized_at(instance, STEPS[-1], campaign, start), timeout=900)
+    times = {}
+    [intake] = instance.get_run_records(RunsFilter(tags={OBJECT_KEY_TAG: key}), limit=1)
+    times["intake run created"] = intake.create_timestamp.timestamp() - start
+    times["intake run done (staged)"] = intake.end_time - start
+    [run] = instance.get_run_records(RunsFilter(tags={"dagster/partition": campaign}), limit=1)
+    times["campaign run created"] = run.create_timestamp.timestamp() - start
+    for step in STEPS:
+        times[step] = materialized_at(instance, step, campaign, start) - start
+    return times
+
+
+def end_to_end(rows: int) -> None:
+    with broker() as bootstrap, tempfile.TemporaryDirectory() as tmp:
+        moto_port, standins_port = free_port(), free_port()
+        moto = start_moto("127.0.0.1", moto_port, Path(tmp) / "moto.log")
+        standins = start_standins("127.0.0.1", standins_port, Path(tmp) / "standins.log", Path(tmp) / "s.db")
+        home = Path(tmp) / "dagster_home"
+        home.mkdir()
+        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "MM_PLATFORM_STATE_DIR": tmp,
+            "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "MM_PLATFORM_AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "MM_PLATFORM_VF_ENTRY_SERVICE_URL": f"http://127.0.0.1:{standins_port}",
+            "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": f"http://127.0.0.1:{standins_port}",
+        }
+        settings = Settings.from_env(env)
+        prepare_verified_fan(settings)  # uploads the sample file: the warm-up
+        instance = DagsterInstance.from_config(str(home))
+        daemon = start_daemon(env)
+        try:
+            wait(lambda: materialized_at(instance, STEPS[-1], SAMPLE_CAMPAIGN["id"], 0), timeout=900)
+            campaign = f"bench-{rows}"
+            CampaignService(base_url=settings.verified_fan.campaign_service_url).put_json(
+                f"/campaigns/{campaign}", {"name": f"Benchmark {rows:,}"}
+            )
+            body = scored_file(rows, seed=5, campaigns=[campaign], events=["e1", "e2", "e3"])
+            key = f"scrubbed/{campaign}.csv"
+            first = follow_upload(instance, settings, key, body, campaign)
+            demand = DemandTable(
+                build_aws_resources(settings)["dynamodb"].get_client(), settings.verified_fan.demand_table
+            )
+            counts = demand.counts(campaign)
+            time.sleep(1.1)
+            again = follow_upload(instance, settings, key, body, campaign)
+            assert demand.counts(campaign) == counts == demand.recount(campaign)
+        finally:
+            stop_process(daemon.pid, timeout=20)
+            stop_process(standins.pid)
+            stop_process(moto.pid)
+    size = f"{rows:,} rows ({len(body) / 1e6:.1f} MB)"
+    print(f"\nend to end, one campaign, {size}, {dt.date.today()}; counts {counts}")
+    print(f"{'upload ->':32} {'first upload':>14} {'same file again':>16}")
+    for step in first:
+        print(f"{step:32} {first[step]:12.1f} s {again[step]:14.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--loop-rows", type=int, default=1_000_000)
+    parser.add_argument("--e2e-rows", type=int, default=100_000, help="0: skip the end-to-end run")
     args = parser.parse_args()
+    transform(args)
+    if args.e2e_rows:
+        end_to_end(args.e2e_rows)
+
+
+def transform(args: argparse.Namespace) -> None:
     data = scored_file(args.rows)
     print(f"file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB")
     times = []

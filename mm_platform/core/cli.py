@@ -12,18 +12,12 @@ from pathlib import Path
 
 import click
 
+from mm_platform.core.cli_common import load_settings
 from mm_platform.core.devstack import REPO_ROOT, Stack, dev_environment
 from mm_platform.core.inbox import EventInbox, Status
 from mm_platform.core.kafka import KafkaResource, KafkaUnavailableError
-from mm_platform.core.settings import Settings, SettingsError
+from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _kafka(settings: Settings) -> KafkaResource:
@@ -61,7 +55,7 @@ def _default_stop_signals() -> None:
 @click.option("--port", default=3000, show_default=True, type=int)
 def dev(host: str, port: int) -> None:
     """Start the embedded stack and the Dagster UI + daemon (sensors on); Ctrl-C stops it all."""
-    settings = _settings()
+    settings = load_settings()
     if not settings.embedded:
         raise click.ClickException("`dev` runs the embedded stack; unset MM_PLATFORM_ENV=production")
     stack = Stack(settings)
@@ -121,7 +115,7 @@ def stack() -> None:
 @stack.command("up")
 def stack_up() -> None:
     """Start the broker and moto in the background and load the sample data."""
-    settings = _settings()
+    settings = load_settings()
     started = Stack(settings).up()
     click.echo(f"started: {', '.join(sorted(started)) or 'nothing (already running)'}")
     click.echo(f"export DAGSTER_HOME={settings.dagster_home}")
@@ -130,14 +124,14 @@ def stack_up() -> None:
 @stack.command("down")
 def stack_down() -> None:
     """Stop the processes `stack up` started."""
-    stopped = Stack(_settings()).down()
+    stopped = Stack(load_settings()).down()
     click.echo(f"stopped: {', '.join(stopped) or 'nothing'}")
 
 
 @stack.command("status")
 def stack_status() -> None:
     """Which services answer, and the inbox counts by status."""
-    settings = _settings()
+    settings = load_settings()
     for name, up in Stack(settings).status().items():
         click.echo(f"{name:6} {'up' if up else 'DOWN'}")
     counts = _inbox(settings).counts()
@@ -174,7 +168,7 @@ def publish(
         except json.JSONDecodeError as exc:
             raise click.ClickException(f"not JSON ({exc}); pass --raw to send it anyway") from exc
     try:
-        _kafka(_settings()).produce(topic, [value.encode()], key=key)
+        _kafka(load_settings()).produce(topic, [value.encode()], key=key)
     except KafkaUnavailableError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"published 1 message to {topic}")
@@ -190,7 +184,7 @@ def inbox(
     statuses: tuple[str, ...], topic: str | None, entity: str | None, after_id: int, limit: int
 ) -> None:
     """List inbox events by status (oldest first)."""
-    events = _inbox(_settings()).select(
+    events = _inbox(load_settings()).select(
         statuses=[Status(s) for s in statuses] or None,
         topic=topic,
         entity_key=entity,
@@ -198,9 +192,11 @@ def inbox(
         limit=limit,
     )
     for e in events:
+        # a Kafka message by its coordinates; an object (an S3 file) is named by its entity key
+        where = e.topic if e.source_ref else f"{e.topic}[{e.partition}]@{e.offset}"
         click.echo(
-            f"{e.id:>7} {e.status.value:8} {e.topic}[{e.partition}]@{e.offset} {e.event_type or '-':22} "
-            f"{e.entity_key or '-':20} round={e.partition_key or '-'} attempts={e.attempts} {e.reason or ''}"
+            f"{e.id:>7} {e.status.value:8} {where} {e.event_type or '-':22} {e.entity_key or '-':20} "
+            f"partition={e.partition_key or '-'} attempts={e.attempts} {e.reason or ''}"
         )
     if len(events) == limit:
         click.echo(f"-- more: --after-id {events[-1].id}")
@@ -219,7 +215,7 @@ def inbox(
 )
 def replay(topic: str, entities: tuple[str, ...], statuses: tuple[str, ...]) -> None:
     """Put the newest event of each entity back to RETRY; the topic's retry schedule runs it again."""
-    count = _inbox(_settings()).replay(
+    count = _inbox(load_settings()).replay(
         topic, entity_keys=list(entities) or None, statuses=[Status(s) for s in statuses]
     )
     click.echo(f"{count} event(s) set to RETRY")
@@ -250,7 +246,7 @@ def demo(domain: str, coders: int, rows: int, timeout: float) -> None:
     """Show a flow end to end on the running stack (`make dev`); exits 1 if anything failed.
     marathon: seed a round, publish its review-END event, wait for ratings and member stats.
     verified-fan: upload a new campaign's scored file, wait for its Slack message, upload it again."""
-    settings = _settings()
+    settings = load_settings()
     for name, up in Stack(settings).status().items():
         if not up:
             raise click.ClickException(f"{name} is not reachable; start the stack with `make dev`")
@@ -325,7 +321,7 @@ def trace(coder_id: int) -> None:
     """Why a member profile is what it is: rounds, asset partitions along the chain, inbox events."""
     from mm_platform.marathon.trace import trace_member
 
-    settings = _settings()
+    settings = load_settings()
     instance = _instance(settings)
     member, rounds = trace_member(
         coder_id, engine_for(settings.oltp_db_url), _inbox(settings), instance, settings.topics.autopilot

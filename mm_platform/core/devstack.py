@@ -30,6 +30,10 @@ from mm_platform.core.settings import Settings
 BROKER_BUCKET = "mm-platform-broker"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# Kinesis shards of the embedded streams: a shard takes 1,000 records/s, so a file's burst needs
+# several; moto also copies a shard's sequence numbers on every put, which one shard makes quadratic
+EMBEDDED_STREAM_SHARDS = 8
+
 # topic -> partitions for every topic a domain reads
 TOPICS = {"notifications.autopilot.events": 3, "notification.rating.calculation": 1}
 
@@ -271,7 +275,7 @@ def prepare_verified_fan(settings: Settings) -> None:
     existing = set(kinesis.list_streams().get("StreamNames", []))
     for stream in (vf.scores_stream, vf.campaign_data_stream):
         if stream and stream not in existing:
-            kinesis.create_stream(StreamName=stream, ShardCount=1)
+            kinesis.create_stream(StreamName=stream, ShardCount=EMBEDDED_STREAM_SHARDS)
     if port_open(*host_port(vf.campaign_service_url)):
         CampaignService(base_url=vf.campaign_service_url).put_json(
             f"/campaigns/{SAMPLE_CAMPAIGN['id']}", SAMPLE_CAMPAIGN

@@ -8,18 +8,12 @@ from pathlib import Path
 import click
 
 from mm_platform.core.aws import build_aws_resources
-from mm_platform.core.settings import Settings, SettingsError
+from mm_platform.core.cli_common import load_settings
+from mm_platform.core.settings import Settings
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import engine_for
 from mm_platform.verified_fan.demand_store import SLACK_COUNTS_SK, DemandTable
 from mm_platform.verified_fan.ledger import Ledger
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _ledger(settings: Settings) -> Ledger:
@@ -46,7 +40,7 @@ def vf() -> None:
 @click.option("--fanlist", is_flag=True, help="a fanlist score file (default key fanlist/scored/<file name>)")
 def upload(file: Path, key: str | None, fanlist: bool) -> None:
     """Put a scored CSV (or .csv.gz) file into the scoring bucket; the sensor takes it from there."""
-    settings = _settings()
+    settings = load_settings()
     key = key or f"{'fanlist/scored' if fanlist else 'scrubbed'}/{file.name}"
     if not key.startswith(("scrubbed/", "fanlist/scored/")):
         raise click.ClickException("the key must start with scrubbed/ or fanlist/scored/")
@@ -61,7 +55,7 @@ def upload(file: Path, key: str | None, fanlist: bool) -> None:
 @click.option("--limit", default=30, show_default=True, type=int)
 def files(campaign: str | None, object_key: str | None, limit: int) -> None:
     """Staged parts (a file's rows of one campaign), newest first, with the steps done."""
-    parts = _ledger(_settings()).parts(campaign_id=campaign, object_key=object_key, limit=limit)
+    parts = _ledger(load_settings()).parts(campaign_id=campaign, object_key=object_key, limit=limit)
     click.echo(
         f"{'part':>6} {'status':8} {'campaign':20} {'rows':>8} {'refused':>8} {'members':>8} "
         f"{'staged':15} {'applied':15} {'entry':15} file"
@@ -80,7 +74,7 @@ def files(campaign: str | None, object_key: str | None, limit: int) -> None:
 @click.option("--limit", default=50, show_default=True, type=int)
 def rejects(campaign: str | None, object_key: str | None, after_id: int, limit: int) -> None:
     """Refused rows with their line number, step and reason."""
-    rows = _ledger(_settings()).rejects(
+    rows = _ledger(load_settings()).rejects(
         campaign_id=campaign, object_key=object_key, after_id=after_id, limit=limit
     )
     for r in rows:
@@ -97,7 +91,7 @@ def rejects(campaign: str | None, object_key: str | None, after_id: int, limit: 
 @click.option("--repair", is_flag=True, help="store the recount as the counts (takes the campaign's lease)")
 def counts(campaign: str, repair: bool) -> None:
     """A campaign's counts: stored, recounted, last told to Slack; with --repair, recount and store."""
-    demand = _demand(_settings())
+    demand = _demand(load_settings())
     if repair:
         before, after = demand.repair_counts(
             campaign, f"operator-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
@@ -116,6 +110,6 @@ def counts(campaign: str, repair: bool) -> None:
 @click.option("--limit", default=20, show_default=True, type=int)
 def messages(limit: int) -> None:
     """Slack messages kept locally (no MM_PLATFORM_SLACK_TOKEN: the embedded stack), newest last."""
-    outbox = SlackNotifier(outbox_db_url=_settings().platform_db_url).outbox()
+    outbox = SlackNotifier(outbox_db_url=load_settings().platform_db_url).outbox()
     for m in outbox[-limit:]:
         click.echo(f"{m['recorded_at']:%Y-%m-%d %H:%M:%S} {m['channel']} {m['text']}")

@@ -223,7 +223,14 @@ class DemandTable:
             written.append((before, fields))
         return stats, written
 
-    def _in_parallel(self, chunks: list, work: Callable[[Any], WriteStats]) -> WriteStats:
+    def _write_in_chunks(
+        self, records: Sequence[tuple[str, dict[str, Any]]], work: Callable[[Any], WriteStats]
+    ) -> WriteStats:
+        """`work` on chunks of at most 100 records (one BatchGetItem each), in parallel. Keys must be
+        unique: two states of one item in one write would race."""
+        if len({key for key, _ in records}) != len(records):
+            raise ValueError("a key appears twice in one write; deduplicate the records first")
+        chunks = [records[i : i + READ_CHUNK] for i in range(0, len(records), READ_CHUNK)]
         total = WriteStats()
         if self.workers <= 1 or len(chunks) <= 1:
             for chunk in chunks:
@@ -252,8 +259,6 @@ class DemandTable:
         names the run. A `file` field is stored but is no change by itself. Member keys must be unique.
         On an error the lease stays behind, so the next writer recounts before it writes.
         `holder_alive(run)` tells whether the run holding a lease is still at work."""
-        if len({key for key, _ in members}) != len(members):
-            raise ValueError("a member appears twice in one write; deduplicate the records first")
         lease, repaired_from = self._acquire(campaign_id, writer, holder_alive)
         pk = campaign_pk(campaign_id)
 
@@ -264,8 +269,7 @@ class DemandTable:
             self._add_counts(campaign_id, lease, stats.delta, now)
             return stats
 
-        chunks = [members[i : i + READ_CHUNK] for i in range(0, len(members), READ_CHUNK)]
-        stats = self._in_parallel(chunks, write_chunk)
+        stats = self._write_in_chunks(members, write_chunk)
         self._release(campaign_id, lease)
         stats.repaired_from = repaired_from
         return stats
@@ -473,19 +477,15 @@ class DemandTable:
         entries: Sequence[tuple[str, dict[str, Any]]],
         *,
         now: str,
-        file: str | None = None,
     ) -> WriteStats:
         """Store each (fan identifier, fields) as `fan/sid/email:{id}` / `campaign:{id}`; unchanged
         entries cost no write. Fanlist entries carry no verdict and do not change meta:counts."""
-        if len({key for key, _ in entries}) != len(entries):
-            raise ValueError("a fan appears twice in one write; deduplicate the records first")
         sk = campaign_pk(campaign_id)
 
         def write_chunk(chunk: Sequence[tuple[str, dict[str, Any]]]) -> WriteStats:
             return self._upsert_chunk(chunk, lambda key: (fan_pk(key), sk), now)[0]
 
-        chunks = [entries[i : i + READ_CHUNK] for i in range(0, len(entries), READ_CHUNK)]
-        return self._in_parallel(chunks, write_chunk)
+        return self._write_in_chunks(entries, write_chunk)
 
     def fan(self, identifier: str, campaign_id: str) -> dict[str, Any] | None:
         return self._get(fan_pk(identifier), campaign_pk(campaign_id))

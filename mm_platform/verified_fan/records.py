@@ -33,34 +33,27 @@ def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
 
 
-def registrant_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """A member's state in the demand table (`campaign:{id}` / `member:{key}`)."""
+def _stored_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What the demand table keeps of any scored row, and the file it came from."""
     return {
         "memberId": row["member_id"],
         "globalUserId": row["global_user_id"],
         "email": row["email"],
         "score": row["score"],
-        "verdict": row["verdict"],
         "selected": bool(row["selected"]),
         "events": event_list(row["events"] or ""),
-        "rank0Event": row["rank0_event"],
         "file": row["object_key"],
     }
+
+
+def registrant_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A member's state in the demand table (`campaign:{id}` / `member:{key}`)."""
+    return {**_stored_fields(row), "verdict": row["verdict"], "rank0Event": row["rank0_event"]}
 
 
 def fanlist_fields(row: dict[str, Any], campaign: dict[str, Any]) -> dict[str, Any]:
     """A fanlist entry (`fan/sid/email:{identifier}` / `campaign:{id}`) with the campaign's properties."""
-    return {
-        "campaignId": row["campaign_id"],
-        "memberId": row["member_id"],
-        "globalUserId": row["global_user_id"],
-        "email": row["email"],
-        "score": row["score"],
-        "selected": bool(row["selected"]),
-        "events": event_list(row["events"] or ""),
-        "campaign": campaign,
-        "file": row["object_key"],
-    }
+    return {**_stored_fields(row), "campaignId": row["campaign_id"], "campaign": campaign}
 
 
 def score_record(row: dict[str, Any]) -> dict[str, Any]:

@@ -28,13 +28,13 @@ def scored_file(
     campaigns: Sequence[str] = ("c1", "c2", "c3"),
     events: Sequence[str] = ("e1", "e2", "e3"),
     bad_share: float = 0.005,
-    duplicate_share: float = 0.1,
+    member_pool: float = 0.9,
 ) -> bytes:
-    """A scrubbed/ file: members drawn so about `duplicate_share` of rows repeat a member, verdicts
-    mostly verified, some selected, preferences over `events`, about `bad_share` rows with a broken
-    score."""
+    """A scrubbed/ file: each row's member drawn from rows x `member_pool` ids (so members repeat,
+    more often the smaller the pool), verdicts mostly verified, some selected, preferences over
+    `events`, about `bad_share` rows with a broken score."""
     rng = np.random.default_rng(seed)
-    members = rng.integers(0, max(1, int(rows * (1 - duplicate_share))), rows)
+    members = rng.integers(0, max(1, int(rows * member_pool)), rows)
     campaign = np.asarray(campaigns)[rng.integers(0, len(campaigns), rows)]
     score = np.round(rng.random(rows), 4).astype(str)
     score[rng.random(rows) < bad_share] = "n/a"
