@@ -71,6 +71,11 @@ class StreamStats:
     out: int = 0
     failed: int = 0
 
+    def add(self, other: StreamStats) -> None:
+        self.records_in += other.records_in
+        self.out += other.out
+        self.failed += other.failed
+
     def as_metadata(self) -> dict[str, int]:
         return {"in": self.records_in, "failed": self.failed, "out": self.out}
 

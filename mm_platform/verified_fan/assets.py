@@ -7,6 +7,7 @@ left, and any of these assets can be materialized on its own from the UI.
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -29,7 +30,7 @@ from mm_platform.core.aws import DynamoDBResource, KinesisResource, StreamStats
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import SqlDatabase
 from mm_platform.verified_fan.contract import FANLIST_SCHEMA, SCRUBBED_SCHEMA
-from mm_platform.verified_fan.demand_store import SLACK_COUNTS_SK, DemandTable
+from mm_platform.verified_fan.demand_store import SLACK_COUNTS_SK, DemandTable, WriteStats
 from mm_platform.verified_fan.intake_job import GROUP, column_schema, scoring_bucket
 from mm_platform.verified_fan.ledger import APPLIED_AT, ENTRY_SCORED, PUBLISHED, Ledger, Part
 from mm_platform.verified_fan.partitions import campaigns_partitions
@@ -38,8 +39,8 @@ from mm_platform.verified_fan.records import (
     fanlist_fields,
     latest_per_member,
     registrant_fields,
-    rows,
     score_record,
+    slices,
 )
 from mm_platform.verified_fan.report import verdict_message
 from mm_platform.verified_fan.resources import VerifiedFanStore, run_alive
@@ -105,9 +106,9 @@ def _rejects_of(records: list[dict[str, Any]], refused: list[tuple[str, str]], k
 
 
 def _stream(
-    kinesis: KinesisResource, stream: str | None, records: list[dict[str, Any]], key: str
+    kinesis: KinesisResource, stream: str | None, records: Iterable[dict[str, Any]], key: str
 ) -> StreamStats:
-    if not stream or not records:
+    if not stream:
         return StreamStats()
     return kinesis.put_json(stream, records, partition_key=lambda r: str(r[key]))
 
@@ -136,8 +137,9 @@ def scored_registrants(
     campaign = context.partition_key
     ledger = Ledger(platform_db.get_engine())
     parts = ledger.due(campaign, SCRUBBED, PUBLISHED)
-    data = rows(load_records(s3.get_client(), parts))
-    stream = _stream(kinesis, verified_fan.scores_stream, [score_record(r) for r in data], "memberId")
+    records = load_records(s3.get_client(), parts)
+    published = (score_record(r) for chunk in slices(records) for r in chunk)
+    stream = _stream(kinesis, verified_fan.scores_stream, published, "memberId")
     if stream.failed:
         context.log.warning(
             f"{stream.failed} record(s) could not be published to {verified_fan.scores_stream}"
@@ -148,10 +150,10 @@ def scored_registrants(
             "in": sum(p.rows_in for p in parts),
             "valid": sum(p.valid for p in parts),
             "invalid": sum(p.invalid for p in parts),
-            "duplicates": sum(p.records for p in parts) - len(data) + sum(p.duplicates for p in parts),
-            "out": len(data),
+            "duplicates": sum(p.records for p in parts) - len(records) + sum(p.duplicates for p in parts),
+            "out": len(records),
             "failed": stream.failed,
-            "rank0": sum(1 for r in data if r["rank0_event"]),
+            "rank0": int(records["rank0_event"].notna().sum()) if len(records) else 0,
             "files": _files(parts),
             "scores_stream": MetadataValue.json(
                 {"stream": verified_fan.scores_stream or "not configured", **stream.as_metadata()}
@@ -183,16 +185,20 @@ def demand_registrations(
     campaign, owner = context.partition_key, run_owner(context)
     ledger = Ledger(platform_db.get_engine())
     parts = ledger.due(campaign, SCRUBBED, APPLIED_AT, after=PUBLISHED)
-    data = rows(load_records(s3.get_client(), parts))
-    stats = verified_fan.demand(dynamodb).write_members(
-        campaign,
-        [(r["member_key"], registrant_fields(r)) for r in data],
-        writer=owner,
-        now=now_text(),
-        holder_alive=run_alive(context.instance),
-    )
+    demand, stats = verified_fan.demand(dynamodb), WriteStats()
+    for data in slices(load_records(s3.get_client(), parts)):
+        written = demand.write_members(
+            campaign,
+            [(r["member_key"], registrant_fields(r)) for r in data],
+            writer=owner,
+            now=now_text(),
+            holder_alive=run_alive(context.instance),
+        )
+        if written.failed:
+            ledger.record_rejects(_rejects_of(data, written.failed, SCRUBBED, "dynamodb"))
+        stats.add(written)
+        stats.repaired_from = stats.repaired_from or written.repaired_from
     if stats.failed:
-        ledger.record_rejects(_rejects_of(data, stats.failed, SCRUBBED, "dynamodb"))
         context.log.warning(f"DynamoDB refused {len(stats.failed)} member(s); see `mm-platform vf rejects`")
     if stats.repaired_from is not None:
         context.log.warning(f"a run that died left campaign {campaign}'s counts unsettled: recounted them")
@@ -233,12 +239,15 @@ def entry_scoring(
     campaign = context.partition_key
     ledger = Ledger(platform_db.get_engine())
     parts = ledger.due(campaign, SCRUBBED, ENTRY_SCORED, after=PUBLISHED)
-    data = rows(load_records(s3.get_client(), parts))
-    rank0 = [entry_record(r) for r in data if r["rank0_event"]]
-    answers = [
-        entry_service.post_scoring(campaign, rank0[start : start + ENTRY_BATCH])
-        for start in range(0, len(rank0), ENTRY_BATCH)
-    ]
+    records = load_records(s3.get_client(), parts)
+    answers, sent = [], 0
+    for data in slices(records):
+        rank0 = [entry_record(r) for r in data if r["rank0_event"]]
+        sent += len(rank0)
+        answers += [
+            entry_service.post_scoring(campaign, rank0[start : start + ENTRY_BATCH])
+            for start in range(0, len(rank0), ENTRY_BATCH)
+        ]
     totals = {
         name: sum(int(a.get(name, 0)) for a in answers if isinstance(a.get(name, 0), int | float))
         for name in ("scoring", "inserted", "entries", "updated", "found")
@@ -246,8 +255,8 @@ def entry_scoring(
     ledger.mark([p.id for p in parts], ENTRY_SCORED, run_owner(context))
     return MaterializeResult(
         metadata={
-            "records": len(data),
-            "input": len(rank0),
+            "records": len(records),
+            "input": sent,
             **totals,
             "calls": len(answers),
             "files": _files(parts),
@@ -281,25 +290,28 @@ def fanlist_scores(
     campaign, owner = context.partition_key, run_owner(context)
     ledger = Ledger(platform_db.get_engine())
     parts = ledger.due(campaign, FANLIST, APPLIED_AT)
-    data = rows(load_records(s3.get_client(), parts))
-    stats, rejected, saved = None, 0, []
-    if data:
-        properties = campaign_service.find(campaign)
+    records = load_records(s3.get_client(), parts)
+    properties = campaign_service.find(campaign) if len(records) else None
+    demand, stats, stream, rejected = verified_fan.demand(dynamodb), WriteStats(), StreamStats(), 0
+    for data in slices(records):
         if properties is None:
             reason = f"campaign {campaign} is unknown to the campaign service"
-            ledger.record_rejects(
-                _rejects_of(data, [(r["member_key"], reason) for r in data], FANLIST, "campaign-service")
-            )
-            rejected = len(data)
-            context.log.warning(f"{reason}: {rejected} fanlist record(s) not saved")
-        else:
-            entries = [(r["member_key"], fanlist_fields(r, properties)) for r in data]
-            stats = verified_fan.demand(dynamodb).write_fanlist(campaign, entries, now=now_text())
-            if stats.failed:
-                ledger.record_rejects(_rejects_of(data, stats.failed, FANLIST, "dynamodb"))
-            refused = {key for key, _ in stats.failed}
-            saved = [{"identifier": key, **fields} for key, fields in entries if key not in refused]
-    stream = _stream(kinesis, verified_fan.campaign_data_stream, saved, "identifier")
+            refused = [(r["member_key"], reason) for r in data]
+            ledger.record_rejects(_rejects_of(data, refused, FANLIST, "campaign-service"))
+            rejected += len(data)
+            continue
+        entries = [(r["member_key"], fanlist_fields(r, properties)) for r in data]
+        written = demand.write_fanlist(campaign, entries, now=now_text())
+        if written.failed:
+            ledger.record_rejects(_rejects_of(data, written.failed, FANLIST, "dynamodb"))
+        stats.add(written)
+        failed = {key for key, _ in written.failed}
+        saved = [{"identifier": key, **fields} for key, fields in entries if key not in failed]
+        stream.add(_stream(kinesis, verified_fan.campaign_data_stream, saved, "identifier"))
+    if rejected:
+        context.log.warning(
+            f"campaign {campaign} is unknown to the campaign service: {rejected} record(s) refused"
+        )
     ledger.mark([p.id for p in parts], APPLIED_AT, owner)
     return MaterializeResult(
         metadata={
@@ -307,19 +319,21 @@ def fanlist_scores(
                 {
                     "in": sum(p.rows_in for p in parts),
                     "invalid": sum(p.invalid for p in parts),
-                    "duplicate": sum(p.records for p in parts) - len(data) + sum(p.duplicates for p in parts),
-                    "valid": len(data),
+                    "duplicate": sum(p.records for p in parts)
+                    - len(records)
+                    + sum(p.duplicates for p in parts),
+                    "valid": len(records),
                 }
             ),
             "dynamo": MetadataValue.json(
                 {
-                    "in": len(data),
-                    "failed": len(stats.failed) if stats else 0,
-                    "out": len(saved),
+                    "in": len(records),
+                    "failed": len(stats.failed),
+                    "out": stats.created + stats.updated + stats.unchanged,
                     "rejected": rejected,
-                    "created": stats.created if stats else 0,
-                    "updated": stats.updated if stats else 0,
-                    "unchanged": stats.unchanged if stats else 0,
+                    "created": stats.created,
+                    "updated": stats.updated,
+                    "unchanged": stats.unchanged,
                 }
             ),
             "stream": MetadataValue.json(

@@ -67,15 +67,13 @@ class Store:
                     "on conflict (campaign_id, member_id) do update set body = excluded.body",
                     (campaign_id, member, body),
                 )
-            entries = self.db.execute(
-                "select count(*) from scoring where campaign_id = ?", (campaign_id,)
-            ).fetchone()[0]
+        # entries: those this call wrote (GET /scoring/{campaign} counts the campaign's)
         return {
             "scoring": len(records),
             "inserted": inserted,
             "updated": updated,
             "found": found,
-            "entries": entries,
+            "entries": len(records),
         }
 
     def entries(self, campaign_id: str) -> int:

@@ -363,3 +363,24 @@ def test_without_streams_configured_nothing_is_published(
             "out": 0,
         }
         assert flow.demand.counts("c1") == Counts(3, 1, 2)
+
+
+def test_a_campaign_taken_in_slices_gives_the_same_result(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mm_platform.verified_fan.records.SLICE_ROWS", 3)
+    flow.upload("scrubbed/tour.csv", TOUR)
+    flow.upload(
+        "fanlist/scored/fans.csv", csv_bytes([["c1", f"f{i}", "", "", "0.5", "", "", ""] for i in range(7)])
+    )
+    flow.file_runs()
+    results = [flow.run(r) for r in flow.campaign_requests()]
+    assert all(r.success for r in results)
+    assert flow.demand.counts("c1") == Counts(3, 1, 2) == flow.demand.recount("c1")
+    assert sorted(m for _, m in flow.services.scored) == ["g5", "m1", "m3"]
+    assert len(flow.services.calls("/scoring")) == 2  # one call per slice with rank-0 records
+    registrants = next(r for r in results if r.dagster_run.job_name == "verified_fan_registrants_job")
+    assert metadata_of(registrants, "demand_registrations")["created"] == 4
+    fanlist = next(r for r in results if r.dagster_run.job_name == "verified_fan_fanlist_job")
+    assert metadata_of(fanlist, "fanlist_scores")["dynamo"]["out"] == 7
+    assert len(read_stream(flow.client("kinesis"), flow.vf.campaign_data_stream)) == 7
