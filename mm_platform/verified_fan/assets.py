@@ -84,6 +84,17 @@ def load_records(s3: Any, parts: list[Part]) -> pd.DataFrame:
     return latest_per_member(frames)
 
 
+def input_counts(parts: list[Part], records: int) -> dict[str, int]:
+    """The campaign's rows in the parts' files: in, valid, invalid, and duplicates — within a file,
+    plus members a later file of the same run said again (`records` is what is left after both)."""
+    return {
+        "in": sum(p.rows_in for p in parts),
+        "valid": sum(p.valid for p in parts),
+        "invalid": sum(p.invalid for p in parts),
+        "duplicates": sum(p.duplicates for p in parts) + sum(p.records for p in parts) - records,
+    }
+
+
 def _files(parts: list[Part]) -> MetadataValue:
     return MetadataValue.text(", ".join(dict.fromkeys(p.object_key for p in parts)) or "none pending")
 
@@ -147,10 +158,7 @@ def scored_registrants(
     ledger.mark([p.id for p in parts], PUBLISHED, run_owner(context))
     return MaterializeResult(
         metadata={
-            "in": sum(p.rows_in for p in parts),
-            "valid": sum(p.valid for p in parts),
-            "invalid": sum(p.invalid for p in parts),
-            "duplicates": sum(p.records for p in parts) - len(records) + sum(p.duplicates for p in parts),
+            **input_counts(parts, len(records)),
             "out": len(records),
             "failed": stream.failed,
             "rank0": int(records["rank0_event"].notna().sum()) if len(records) else 0,
@@ -313,15 +321,14 @@ def fanlist_scores(
             f"campaign {campaign} is unknown to the campaign service: {rejected} record(s) refused"
         )
     ledger.mark([p.id for p in parts], APPLIED_AT, owner)
+    counts = input_counts(parts, len(records))
     return MaterializeResult(
         metadata={
             "input": MetadataValue.json(
                 {
-                    "in": sum(p.rows_in for p in parts),
-                    "invalid": sum(p.invalid for p in parts),
-                    "duplicate": sum(p.records for p in parts)
-                    - len(records)
-                    + sum(p.duplicates for p in parts),
+                    "in": counts["in"],
+                    "invalid": counts["invalid"],
+                    "duplicate": counts["duplicates"],
                     "valid": len(records),
                 }
             ),
