@@ -5,14 +5,14 @@ The environment (embedded stack or production) changes only what is bound here, 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, in_process_executor
 
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.inbox import InboxResource
 from mm_platform.core.kafka import KafkaResource
+from mm_platform.core.secrets import bound_secret
 from mm_platform.core.sensors import make_inbox_outcome_sensors
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import SqlDatabase
@@ -21,18 +21,13 @@ from mm_platform.verified_fan.definitions import verified_fan_definitions
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
-    password = (
-        EnvVar("MM_PLATFORM_KAFKA_SASL_PASSWORD")
-        if os.environ.get("MM_PLATFORM_KAFKA_SASL_PASSWORD")
-        else None
-    )
     return {
         "kafka": KafkaResource(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             security_protocol=settings.kafka_security_protocol,
             sasl_mechanism=settings.kafka_sasl_mechanism,
             sasl_username=settings.kafka_sasl_username,
-            sasl_password=password,
+            sasl_password=bound_secret("MM_PLATFORM_KAFKA_SASL_PASSWORD"),
             ssl_ca_location=settings.kafka_ssl_ca_location,
             request_timeout_seconds=settings.kafka_timeout_seconds,
             start_from=settings.kafka_start_from,

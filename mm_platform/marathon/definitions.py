@@ -1,13 +1,11 @@
-import os
-
 from dagster import (
     AssetSelection,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
-    EnvVar,
 )
 
+from mm_platform.core.secrets import bound_secret
 from mm_platform.core.services import RatingsService
 from mm_platform.core.settings import Settings
 from mm_platform.marathon.assets import long_comp_result_attendance, review_end_events, round_ratings
@@ -38,9 +36,7 @@ def marathon_definitions(settings: Settings) -> Definitions:
             url=settings.search_url,
             index=settings.search_index,
             username=settings.search_username,
-            password=EnvVar("MM_PLATFORM_SEARCH_PASSWORD")
-            if os.environ.get("MM_PLATFORM_SEARCH_PASSWORD")
-            else None,
+            password=bound_secret("MM_PLATFORM_SEARCH_PASSWORD"),
         ),
     }
     sensors = [
@@ -59,13 +55,9 @@ def marathon_definitions(settings: Settings) -> Definitions:
     if delegated:
         ratings = [ratings_calculation_request, round_ratings_external]
         sensors.append(build_rating_calculation_sensor(settings, job))
-        token = (
-            EnvVar("MM_PLATFORM_RATINGS_SERVICE_TOKEN")
-            if os.environ.get("MM_PLATFORM_RATINGS_SERVICE_TOKEN")
-            else None
-        )
         resources["ratings_service"] = RatingsService(
-            base_url=settings.ratings_service_url or "", token=token
+            base_url=settings.ratings_service_url or "",
+            token=bound_secret("MM_PLATFORM_RATINGS_SERVICE_TOKEN"),
         )
     else:
         ratings = [round_ratings]

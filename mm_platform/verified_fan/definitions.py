@@ -1,13 +1,11 @@
-import os
-
 from dagster import (
     AssetSelection,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
-    EnvVar,
 )
 
+from mm_platform.core.secrets import bound_secret
 from mm_platform.core.settings import Settings
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.verified_fan.assets import (
@@ -27,11 +25,6 @@ from mm_platform.verified_fan.sensors import (
     build_staged_parts_sensor,
 )
 from mm_platform.verified_fan.services import CampaignService, EntryService
-
-
-def _secret(name: str) -> EnvVar | None:
-    """A secret bound by name (never shown in the UI) when it is set."""
-    return EnvVar(name) if os.environ.get(name) else None
 
 
 def verified_fan_definitions(settings: Settings) -> Definitions:
@@ -74,14 +67,14 @@ def verified_fan_definitions(settings: Settings) -> Definitions:
                 create_table=settings.embedded,
             ),
             "entry_service": EntryService(
-                base_url=vf.entry_service_url, token=_secret("MM_PLATFORM_VF_ENTRY_SERVICE_TOKEN")
+                base_url=vf.entry_service_url, token=bound_secret("MM_PLATFORM_VF_ENTRY_SERVICE_TOKEN")
             ),
             "campaign_service": CampaignService(
-                base_url=vf.campaign_service_url, token=_secret("MM_PLATFORM_VF_CAMPAIGN_SERVICE_TOKEN")
+                base_url=vf.campaign_service_url, token=bound_secret("MM_PLATFORM_VF_CAMPAIGN_SERVICE_TOKEN")
             ),
             # without a token (the embedded stack) messages are kept in the platform database
             "slack": SlackNotifier(
-                token=_secret("MM_PLATFORM_SLACK_TOKEN"),
+                token=bound_secret("MM_PLATFORM_SLACK_TOKEN"),
                 base_url=settings.slack_base_url,
                 outbox_db_url=settings.platform_db_url,
             ),
