@@ -384,10 +384,12 @@ def campaign_counts(
     if holder is not None:
         if str(holder["run"]) != owner and alive(str(holder["run"])):
             raise Failure(description=f"campaign {campaign} is being written by run {holder['run']}")
-        repaired, _ = demand.repair_counts(campaign, owner, alive)
+        # the repair recounts under the lease: that recount is the check's
+        repaired, recount = demand.repair_counts(campaign, owner, alive)
         context.log.warning(f"campaign {campaign}: a run that died left its counts unsettled; recounted")
+    else:
+        recount = demand.recount(campaign)
     counts = demand.counts(campaign) or ZERO
-    recount = demand.recount(campaign)
     return MaterializeResult(
         metadata={
             **counts.as_dict(),

@@ -98,6 +98,10 @@ def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _counts_of(item: dict[str, Any]) -> Counts:
+    return Counts(*(int(item.get(name, 0)) for name in Counts._fields))
+
+
 def _state_fields(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in BOOKKEEPING}
 
@@ -310,8 +314,8 @@ class DemandTable:
         old = _plain(answer.get("Attributes", {}))
         if "writer" not in old:
             return lease, None
-        before = Counts(*(int(old.get(name, 0)) for name in Counts._fields))
-        self._set_counts(campaign_id, lease, self.recount(campaign_id))
+        before = _counts_of(old)
+        self._store_recount(campaign_id, lease)
         return lease, before
 
     def _take_lease(
@@ -346,6 +350,12 @@ class DemandTable:
             values[":expires"] = {"N": str(int(time.time() + LEASE_SECONDS))}
             lease.renew_after = time.time() + LEASE_SECONDS / 2
         self._update_counts(campaign_id, expression, values)
+
+    def _store_recount(self, campaign_id: str, lease: _Lease) -> Counts:
+        """Recount the campaign (under its lease, so nobody writes meanwhile) and store the result."""
+        counts = self.recount(campaign_id)
+        self._set_counts(campaign_id, lease, counts)
+        return counts
 
     def _set_counts(self, campaign_id: str, lease: _Lease, counts: Counts) -> None:
         self._update_counts(
@@ -389,11 +399,12 @@ class DemandTable:
         """Recount the campaign under its lease and store the result: (counts before, after)."""
         before = self.counts(campaign_id)
         lease, repaired_from = self._acquire(campaign_id, run_id, holder_alive)
-        after = self.recount(campaign_id)
-        if repaired_from is None:  # taking a dead writer's lease has already stored the recount
-            self._set_counts(campaign_id, lease, after)
+        # taking over a dead writer's lease has stored a recount already: read it, do not count twice
+        after = (
+            self.counts(campaign_id) if repaired_from is not None else self._store_recount(campaign_id, lease)
+        )
         self._release(campaign_id, lease)
-        return before, after
+        return before, after or ZERO
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         raw = self.client.get_item(TableName=self.name, ConsistentRead=True, Key=self._key(pk, sk)).get(
@@ -403,9 +414,7 @@ class DemandTable:
 
     def counts(self, campaign_id: str, sk: str = COUNTS_SK) -> Counts | None:
         item = self._get(campaign_pk(campaign_id), sk)
-        if item is None:
-            return None
-        return Counts(*(int(item.get(name, 0)) for name in Counts._fields))
+        return None if item is None else _counts_of(item)
 
     def recount(self, campaign_id: str) -> Counts:
         """Count the campaign's member items (a Query over its partition, `meta:` rows excluded)."""
