@@ -38,7 +38,7 @@ from mm_platform.core.devstack import (
 )
 from mm_platform.core.s3_sensor import OBJECT_KEY_TAG
 from mm_platform.core.settings import Settings
-from mm_platform.verified_fan.demand_store import DemandTable
+from mm_platform.verified_fan.resources import demand_table_of
 from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, scored_file
 from mm_platform.verified_fan.scoring import EMAIL, FALSE_WORDS, SCRUBBED, TRUE_WORDS, read_csv, validate
 from mm_platform.verified_fan.services import CampaignService
@@ -146,9 +146,7 @@ def end_to_end(rows: int) -> None:
             body = scored_file(rows, seed=5, campaigns=[campaign], events=["e1", "e2", "e3"])
             key = f"scrubbed/{campaign}.csv"
             first = follow_upload(instance, settings, key, body, campaign)
-            demand = DemandTable(
-                build_aws_resources(settings)["dynamodb"].get_client(), settings.verified_fan.demand_table
-            )
+            demand = demand_table_of(settings)
             counts = demand.counts(campaign)
             time.sleep(1.1)
             again = follow_upload(instance, settings, key, body, campaign)

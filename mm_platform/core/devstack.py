@@ -262,7 +262,7 @@ def prepare_verified_fan(settings: Settings) -> None:
     """The scoring bucket, demand table and streams on moto, the sample campaign in the Campaign
     Service stand-in, and the sample scored file in the bucket (uploaded once)."""
     from mm_platform.core.aws import build_aws_resources
-    from mm_platform.verified_fan.demand_store import DemandTable
+    from mm_platform.verified_fan.resources import demand_table_of
     from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
     from mm_platform.verified_fan.services import CampaignService
 
@@ -270,7 +270,7 @@ def prepare_verified_fan(settings: Settings) -> None:
     s3 = aws["s3"].get_client()
     for bucket in {vf.scoring_bucket, vf.staging_bucket}:
         ensure_bucket(settings.aws_endpoint_url, bucket, settings.aws_region)
-    DemandTable(aws["dynamodb"].get_client(), vf.demand_table).ensure()
+    demand_table_of(settings).ensure()
     kinesis = aws["kinesis"].client("kinesis")
     existing = set(kinesis.list_streams().get("StreamNames", []))
     for stream in (vf.scores_stream, vf.campaign_data_stream):

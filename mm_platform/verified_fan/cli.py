@@ -12,17 +12,13 @@ from mm_platform.core.cli_common import load_settings
 from mm_platform.core.settings import Settings
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import engine_for
-from mm_platform.verified_fan.demand_store import SLACK_COUNTS_SK, DemandTable
+from mm_platform.verified_fan.demand_store import SLACK_COUNTS_SK
 from mm_platform.verified_fan.ledger import Ledger
+from mm_platform.verified_fan.resources import demand_table_of
 
 
 def _ledger(settings: Settings) -> Ledger:
     return Ledger(engine_for(settings.platform_db_url))
-
-
-def _demand(settings: Settings) -> DemandTable:
-    client = build_aws_resources(settings)["dynamodb"].get_client()
-    return DemandTable(client, settings.verified_fan.demand_table)
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -91,7 +87,7 @@ def rejects(campaign: str | None, object_key: str | None, after_id: int, limit: 
 @click.option("--repair", is_flag=True, help="store the recount as the counts (takes the campaign's lease)")
 def counts(campaign: str, repair: bool) -> None:
     """A campaign's counts: stored, recounted, last told to Slack; with --repair, recount and store."""
-    demand = _demand(load_settings())
+    demand = demand_table_of(load_settings())
     if repair:
         before, after = demand.repair_counts(
             campaign, f"operator-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"

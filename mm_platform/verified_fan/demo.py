@@ -14,8 +14,8 @@ from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.settings import Settings
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import engine_for
-from mm_platform.verified_fan.demand_store import DemandTable
 from mm_platform.verified_fan.ledger import Ledger
+from mm_platform.verified_fan.resources import demand_table_of
 from mm_platform.verified_fan.sample_data import scored_file
 from mm_platform.verified_fan.services import CampaignService, EntryService
 
@@ -70,7 +70,7 @@ def summary(settings: Settings, demo: DemoCampaign) -> tuple[list[str], bool]:
     """What the flow did for the campaign; False when counts and recount disagree."""
     vf = settings.verified_fan
     ledger = Ledger(engine_for(settings.platform_db_url))
-    demand = DemandTable(build_aws_resources(settings)["dynamodb"].get_client(), vf.demand_table)
+    demand = demand_table_of(settings)
     lines = []
     for part in ledger.parts(object_key=demo.key, limit=5)[::-1]:
         lines.append(

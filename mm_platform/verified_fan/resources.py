@@ -5,7 +5,8 @@ from __future__ import annotations
 from dagster import ConfigurableResource, DagsterInstance, DagsterRunStatus
 from pydantic import Field
 
-from mm_platform.core.aws import DynamoDBResource
+from mm_platform.core.aws import DynamoDBResource, build_aws_resources
+from mm_platform.core.settings import Settings
 from mm_platform.verified_fan.demand_store import DemandTable
 
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -28,6 +29,12 @@ class VerifiedFanStore(ConfigurableResource):
         if self.create_table:
             table.ensure()
         return table
+
+
+def demand_table_of(settings: Settings) -> DemandTable:
+    """The demand table the settings name, for tools outside a run (CLI, demo, stack, benchmarks)."""
+    dynamodb = build_aws_resources(settings)["dynamodb"]
+    return DemandTable(dynamodb.get_client(), settings.verified_fan.demand_table)
 
 
 def run_alive(instance: DagsterInstance):
