@@ -120,8 +120,12 @@ def test_daemon_runs_the_round_and_loses_no_event_across_a_restart(
         stats = len(instance.fetch_materializations(MEMBER_STATS, limit=10).records)
         defs = build_definitions(Settings.from_env(environment))
         with instance:  # loading definitions resolves Dagster's state storage through the current instance
-            job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection={ROUND_RATINGS})
-            assert job.execute_in_process(instance=instance, partition_key=str(SAMPLE_ROUND_ID)).success
+            # as the UI's "Materialize selected" launches it: the run records its asset selection
+            job = defs.resolve_implicit_global_asset_job_def()
+            run = job.execute_in_process(
+                instance=instance, partition_key=str(SAMPLE_ROUND_ID), asset_selection=[ROUND_RATINGS]
+            )
+            assert run.success
         wait_for(
             "automation to refresh member stats",
             lambda: len(instance.fetch_materializations(MEMBER_STATS, limit=10).records) > stats,

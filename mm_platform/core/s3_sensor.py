@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     DefaultSensorStatus,
-    DynamicPartitionsDefinition,
+    JobDefinition,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
@@ -25,6 +25,7 @@ from dagster import (
 )
 
 from mm_platform.core.inbox import EventInbox, NewObject, Status, Verdict
+from mm_platform.core.jobs import ChainJob
 from mm_platform.core.sensors import INBOX_IDS_TAG, SOURCE_TAG
 
 OVERLAP = dt.timedelta(minutes=2)
@@ -83,20 +84,20 @@ def make_s3_sensor(
     name: str,
     bucket: str,
     prefixes: Sequence[str],
-    job: Any,
-    partitions_def: DynamicPartitionsDefinition | None,
+    job: ChainJob | JobDefinition,
     router_factory: Callable[[Any], ObjectRouter],
     minimum_interval_seconds: int,
     description: str,
     max_objects: int = 200,
 ) -> SensorDefinition:
-    """One run per new object version whose verdict is NEW: for its partition key, or, without a
-    `partitions_def`, a run of the unpartitioned job."""
+    """One run per new object version whose verdict is NEW: of the chain job for its partition key,
+    or of the unpartitioned job."""
     topic = f"s3://{bucket}"
+    chain = job if isinstance(job, ChainJob) else None
 
     @sensor(
         name=name,
-        job=job,
+        job=chain.definition if chain else job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         required_resource_keys={"s3", "inbox"},
@@ -118,18 +119,14 @@ def make_s3_sensor(
         for (event, inserted), obj in zip(recorded, batch, strict=True):
             if not inserted or event.status is not Status.NEW:
                 continue
-            if partitions_def is not None and not event.partition_key:
+            tags = {INBOX_IDS_TAG: str(event.id), SOURCE_TAG: name, OBJECT_KEY_TAG: obj.key}
+            if chain is None:
+                requests.append(RunRequest(run_key=obj.ref, tags=tags))
                 continue
-            requests.append(
-                RunRequest(
-                    run_key=obj.ref,
-                    partition_key=event.partition_key if partitions_def is not None else None,
-                    tags={INBOX_IDS_TAG: str(event.id), SOURCE_TAG: name, OBJECT_KEY_TAG: obj.key},
-                )
-            )
-            if partitions_def is not None and not context.instance.has_dynamic_partition(
-                partitions_def.name, event.partition_key
-            ):
+            if not event.partition_key:
+                continue
+            requests.append(chain.run_request(run_key=obj.ref, partition_key=event.partition_key, tags=tags))
+            if not context.instance.has_dynamic_partition(chain.partitions_def.name, event.partition_key):
                 new_keys.add(event.partition_key)
         # carry on from the last object taken (a bounded batch leaves the rest for the next tick)
         newest = batch[-1].last_modified if batch else (objects[-1].last_modified if objects else since_text)
@@ -138,8 +135,8 @@ def make_s3_sensor(
         context.log.info(summary)
         return SensorResult(
             run_requests=requests,
-            dynamic_partitions_requests=[partitions_def.build_add_request(sorted(new_keys))]
-            if partitions_def is not None and new_keys
+            dynamic_partitions_requests=[chain.partitions_def.build_add_request(sorted(new_keys))]
+            if chain is not None and new_keys
             else [],
             cursor=json.dumps({"since": newest}),
             skip_reason=None if requests else summary,

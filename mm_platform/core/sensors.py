@@ -22,7 +22,7 @@ from dagster import (
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
-    DynamicPartitionsDefinition,
+    JobDefinition,
     RunFailureSensorContext,
     RunRequest,
     RunStatusSensorContext,
@@ -36,7 +36,6 @@ from dagster import (
     schedule,
     sensor,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from mm_platform.core.inbox import (
     EventInbox,
@@ -48,6 +47,7 @@ from mm_platform.core.inbox import (
     decode_headers,
     utcnow,
 )
+from mm_platform.core.jobs import ChainJob
 from mm_platform.core.kafka import KafkaRecord
 
 INBOX_IDS_TAG = "mm_platform/inbox_ids"
@@ -135,13 +135,13 @@ def _identity(event: InboxEvent) -> str:
 
 
 def runs_for_events(
-    events: Iterable[InboxEvent], source: str, run_key_suffix: str = "", partitioned: bool = True
+    events: Iterable[InboxEvent], source: str, job: ChainJob | None, run_key_suffix: str = ""
 ) -> list[RunRequest]:
-    """One run per partition key covering all its NEW events (unpartitioned: one run per event).
-    The run key is the business identity of the newest event, so a re-evaluated tick or a duplicate
-    request launches nothing twice."""
+    """One run of the partitioned `job` per partition key covering all its NEW events (no chain job:
+    one run per event). The run key is the business identity of the newest event, so a
+    re-evaluated tick or a duplicate request launches nothing twice."""
     new = [e for e in events if e.status is Status.NEW]
-    if not partitioned:
+    if job is None:
         return [
             RunRequest(
                 run_key=f"{_identity(e)}{run_key_suffix}",
@@ -157,7 +157,7 @@ def runs_for_events(
     for partition_key, group in sorted(by_partition.items()):
         newest = max(group, key=lambda e: e.id)
         requests.append(
-            RunRequest(
+            job.run_request(
                 run_key=f"{partition_key}|{_identity(newest)}{run_key_suffix}",
                 partition_key=partition_key,
                 tags={INBOX_IDS_TAG: ",".join(str(e.id) for e in group), SOURCE_TAG: source},
@@ -177,8 +177,7 @@ def make_kafka_sensor(
     *,
     name: str,
     topics: Sequence[str],
-    job: UnresolvedAssetJobDefinition,
-    partitions_def: DynamicPartitionsDefinition,
+    job: ChainJob,
     router_factory: RouterFactory,
     required_resource_keys: set[str],
     max_messages: int,
@@ -189,9 +188,11 @@ def make_kafka_sensor(
 ) -> SensorDefinition:
     """With a `reporter`, NEW events are reported as asset events instead of launching runs."""
 
+    partitions_def = job.partitions_def
+
     @sensor(
         name=name,
-        job=job,
+        job=job.definition,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         required_resource_keys={"kafka", "inbox", *required_resource_keys},
@@ -222,7 +223,7 @@ def make_kafka_sensor(
                 cursor=KafkaCursor(next_offsets, reported).serialize(),
                 skip_reason=None if asset_events else summary,
             )
-        run_requests = runs_for_events(stored, source=name)
+        run_requests = runs_for_events(stored, source=name, job=job)
         new_keys = sorted(
             {
                 r.partition_key
@@ -247,8 +248,7 @@ def make_inbox_retry_schedule(
     *,
     name: str,
     topic: str,
-    job: Any,
-    partitions_def: DynamicPartitionsDefinition | None,
+    job: ChainJob | JobDefinition,
     router_factory: RouterFactory,
     required_resource_keys: set[str],
     max_attempts: int,
@@ -257,13 +257,14 @@ def make_inbox_retry_schedule(
     batch_size: int = 500,
 ):
     """Re-routes RETRY events of `topic` (a replay puts events there too) and NEW events whose run
-    request was lost; gives up with FAILED after `max_attempts`. Without a `partitions_def` the job
-    is unpartitioned and each event gets a run of its own."""
+    request was lost; gives up with FAILED after `max_attempts`. A job that is not a chain job is
+    unpartitioned and each event gets a run of its own."""
+    chain = job if isinstance(job, ChainJob) else None
 
     @schedule(
         name=name,
         cron_schedule=cron_schedule,
-        job=job,
+        job=chain.definition if chain else job,
         default_status=DefaultScheduleStatus.RUNNING,
         required_resource_keys={"inbox", *required_resource_keys},
         description=f"Dispatches RETRY events of {topic} again once they can be routed.",
@@ -303,15 +304,10 @@ def make_inbox_retry_schedule(
                 inbox.transition([event.id], routing.status, routing.reason, count_attempt=True)
         if not dispatched:
             return SkipReason(f"{len(candidates)} event(s) re-routed, none ready to run")
-        if partitions_def is not None:
+        if chain is not None:
             keys = sorted({e.partition_key for e in dispatched if e.partition_key})
-            context.instance.add_dynamic_partitions(partitions_def.name, keys)
-        return runs_for_events(
-            dispatched,
-            source=name,
-            run_key_suffix=f"|retry-{now.isoformat()}",
-            partitioned=partitions_def is not None,
-        )
+            context.instance.add_dynamic_partitions(chain.partitions_def.name, keys)
+        return runs_for_events(dispatched, source=name, job=chain, run_key_suffix=f"|retry-{now.isoformat()}")
 
     return _retry_schedule
 

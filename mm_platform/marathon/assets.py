@@ -9,7 +9,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
-    AutomationCondition,
     DataVersion,
     Failure,
     MaterializeResult,
@@ -17,6 +16,7 @@ from dagster import (
     asset,
 )
 
+from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.sql import SqlDatabase
 from mm_platform.marathon import oltp
 from mm_platform.marathon.attendance import decide_attendance
@@ -95,7 +95,7 @@ def long_comp_result_attendance(context: AssetExecutionContext, oltp_db: SqlData
     group_name=GROUP,
     deps=[long_comp_result_attendance],
     kinds={"sql"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     check_specs=[
         AssetCheckSpec(
             "every_attended_coder_rated",

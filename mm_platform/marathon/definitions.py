@@ -26,8 +26,11 @@ from mm_platform.marathon.sensors import (
 
 def marathon_definitions(settings: Settings) -> Definitions:
     delegated = settings.ratings_mode == "delegated"
-    job = build_round_job(delegated)
     downstream = [dw_coders, dw_mm_ratings, member_stats, member_search_index]
+    if delegated:
+        job = build_round_job([long_comp_result_attendance, ratings_calculation_request])
+    else:
+        job = build_round_job([long_comp_result_attendance, round_ratings, *downstream])
     resources: dict = {
         "member_profiles": MemberProfileStore(
             stats_table=settings.member_stats_table, create_stats_table=settings.embedded
@@ -63,7 +66,7 @@ def marathon_definitions(settings: Settings) -> Definitions:
         ratings = [round_ratings]
     return Definitions(
         assets=[review_end_events, long_comp_result_attendance, *ratings, *downstream],
-        jobs=[job],
+        jobs=[job.definition],
         sensors=sensors,
         schedules=[build_review_end_retry_schedule(settings, job)],
         resources=resources,

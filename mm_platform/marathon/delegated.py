@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from mm_platform.core.inbox import InboxEvent, Status, Verdict
+from mm_platform.core.jobs import ChainJob
 from mm_platform.core.sensors import PayloadError, Router, make_kafka_sensor
 from mm_platform.core.services import RatingsService
 from mm_platform.core.settings import Settings
@@ -136,12 +137,11 @@ def report_rating_events(events: Sequence[InboxEvent]) -> list[AssetMaterializat
     return reported
 
 
-def build_rating_calculation_sensor(settings: Settings, job):
+def build_rating_calculation_sensor(settings: Settings, job: ChainJob):
     return make_kafka_sensor(
         name="marathon_rating_calculation_sensor",
         topics=[settings.topics.rating_calculation],
         job=job,
-        partitions_def=rounds_partitions,
         router_factory=rating_event_router,
         required_resource_keys=set(),
         max_messages=settings.sensor_max_messages,

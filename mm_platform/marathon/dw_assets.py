@@ -7,12 +7,12 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
-    AutomationCondition,
     MaterializeResult,
     asset,
 )
 from sqlalchemy import select
 
+from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.sql import SqlDatabase, ensure_schema
 from mm_platform.marathon import dw_schema as dw
 from mm_platform.marathon import schema as oltp
@@ -36,7 +36,7 @@ def dw_engine(dw_db: SqlDatabase):
     group_name=GROUP,
     deps=[round_ratings],
     kinds={"sql"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     description=(
         "The round's coders and their current ratings copied from OLTP to the DW (spec 2.4, scoped to "
         "the round). Must precede the ratings load, which needs the DW algo_rating rows."
@@ -112,7 +112,7 @@ def _compare_with_oltp(oltp_conn, dw_conn, round_id: int) -> list[str]:
     group_name=GROUP,
     deps=[round_ratings, dw_coders],
     kinds={"sql"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     check_specs=[
         AssetCheckSpec(
             "dw_matches_oltp",

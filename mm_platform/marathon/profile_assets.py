@@ -11,7 +11,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetRecordsFilter,
-    AutomationCondition,
     ConfigurableResource,
     MaterializeResult,
     asset,
@@ -19,6 +18,7 @@ from dagster import (
 from pydantic import Field
 from sqlalchemy import select
 
+from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.aws import DynamoDBResource
 from mm_platform.core.sql import SqlDatabase, db_now
 from mm_platform.marathon import dw_schema as dw
@@ -111,7 +111,7 @@ def _items_for(conn, coder_ids: list[int], round_id: int, now: dt.datetime) -> l
     group_name=GROUP,
     deps=[dw_mm_ratings],
     kinds={"dynamodb"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     check_specs=[
         AssetCheckSpec(
             "stats_newer_than_dw_load",
@@ -176,7 +176,7 @@ def member_stats(
     group_name=GROUP,
     deps=[member_stats],
     kinds={"sql"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     description=(
         "The member search documents of the round's members, built from their DynamoDB stats items "
         "(what the member API's search serves), indexed in OpenSearch/Elasticsearch when configured; "

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from dagster import AssetKey, AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetsDefinition
 
 from mm_platform.core.inbox import Verdict
+from mm_platform.core.jobs import ChainJob
 from mm_platform.core.sensors import PayloadError, Router, make_inbox_retry_schedule, make_kafka_sensor
 from mm_platform.core.settings import Settings
 from mm_platform.marathon import oltp
-from mm_platform.marathon.assets import long_comp_result_attendance
 from mm_platform.marathon.events import EventError, parse_phase_event
 from mm_platform.marathon.partitions import rounds_partitions
 from mm_platform.marathon.schema import MARATHON_PROJECT_CATEGORY_ID
@@ -18,23 +19,12 @@ from mm_platform.marathon.schema import MARATHON_PROJECT_CATEGORY_ID
 ROUND_JOB = "marathon_round_job"
 
 
-def build_round_job(delegated: bool):
+def build_round_job(chain: Sequence[AssetsDefinition]) -> ChainJob:
     """One run per round materializes the chain in one process: a process per step would add
-    seconds per asset to the event-to-result latency. With delegated ratings the run ends at the
+    seconds per asset to the event-to-result latency. With delegated ratings the chain ends at the
     calculation request; the rest follows the service's report through automation."""
-    if delegated:
-        selection = AssetSelection.assets(
-            AssetKey(["marathon", "long_comp_result_attendance"]),
-            AssetKey(["marathon", "ratings_calculation_request"]),
-        )
-    else:
-        selection = AssetSelection.assets(long_comp_result_attendance).downstream()
-    return define_asset_job(
-        ROUND_JOB,
-        selection=selection,
-        partitions_def=rounds_partitions,
-        executor_def=in_process_executor,
-        description="What a round's review END starts, in one in-process run.",
+    return ChainJob(
+        ROUND_JOB, chain, rounds_partitions, "What a round's review END starts, in one in-process run."
     )
 
 
@@ -87,12 +77,11 @@ def review_end_router(context: Any) -> Router:
     return route
 
 
-def build_review_end_sensor(settings: Settings, job):
+def build_review_end_sensor(settings: Settings, job: ChainJob):
     return make_kafka_sensor(
         name="marathon_review_end_sensor",
         topics=[settings.topics.autopilot],
         job=job,
-        partitions_def=rounds_partitions,
         router_factory=review_end_router,
         required_resource_keys={"oltp_db"},
         max_messages=settings.sensor_max_messages,
@@ -105,12 +94,11 @@ def build_review_end_sensor(settings: Settings, job):
     )
 
 
-def build_review_end_retry_schedule(settings: Settings, job):
+def build_review_end_retry_schedule(settings: Settings, job: ChainJob):
     return make_inbox_retry_schedule(
         name="marathon_review_end_retry",
         topic=settings.topics.autopilot,
         job=job,
-        partitions_def=rounds_partitions,
         router_factory=review_end_router,
         required_resource_keys={"oltp_db"},
         max_attempts=settings.retry_max_attempts,

@@ -16,7 +16,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
-    AutomationCondition,
     DagsterRunStatus,
     Failure,
     MaterializeResult,
@@ -26,6 +25,7 @@ from dagster import (
 )
 from dagster_aws.s3 import S3Resource
 
+from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.aws import DynamoDBResource, KinesisResource, StreamStats
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import SqlDatabase
@@ -176,7 +176,7 @@ def scored_registrants(
     group_name=GROUP,
     deps=[scored_registrants],
     kinds={"dynamodb"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     description=(
         "The campaign's registrants in the demand table (was loadScoresToDynamoDB): "
         "campaign:{id} / member:{id}, upserted in batches; unchanged members cost no write. Each "
@@ -235,7 +235,7 @@ def demand_registrations(
     group_name=GROUP,
     deps=[scored_registrants],
     kinds={"api"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     description=(
         "Scoring of the campaign's rank-0 records (a first-choice event exists) in the Entry Service "
         "(was saveEntryScoring, REQ-006): POST /scoring in batches; the service's answers are summed."
@@ -357,7 +357,7 @@ def fanlist_scores(
     group_name=GROUP,
     deps=[demand_registrations, fanlist_scores],
     kinds={"dynamodb"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     check_specs=[
         AssetCheckSpec(
             "counts_match_recount",
@@ -440,7 +440,7 @@ def in_flight(
     group_name=GROUP,
     deps=[campaign_counts],
     kinds={"slack"},
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=upstream_updates_propagate(),
     description=(
         "The campaign's counts told to Slack (was verdictReporter) only when they differ from the last "
         "counts told (meta:slack:counts, REQ-003). While other work for the campaign is in flight the "

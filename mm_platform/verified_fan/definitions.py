@@ -29,7 +29,7 @@ from mm_platform.verified_fan.services import CampaignService, EntryService
 
 def verified_fan_definitions(settings: Settings) -> Definitions:
     vf = settings.verified_fan
-    registrants_job, fanlist_job = build_campaign_jobs()
+    campaign_jobs = build_campaign_jobs()
     return Definitions(
         assets=[
             scoring_bucket,
@@ -40,10 +40,10 @@ def verified_fan_definitions(settings: Settings) -> Definitions:
             campaign_counts,
             verdict_report,
         ],
-        jobs=[verified_fan_file_job, registrants_job, fanlist_job],
+        jobs=[verified_fan_file_job, *(job.definition for job in campaign_jobs.values())],
         sensors=[
             build_scoring_bucket_sensor(settings),
-            build_staged_parts_sensor(settings, registrants_job, fanlist_job),
+            build_staged_parts_sensor(settings, campaign_jobs),
             # an operator's re-materialization of campaign_counts brings the report up to date
             AutomationConditionSensorDefinition(
                 "verified_fan_automation",

@@ -10,20 +10,17 @@ file for the campaign arrives (the next run applies the left-over parts too).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from dagster import (
-    AssetSelection,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
-    define_asset_job,
-    in_process_executor,
     sensor,
 )
 
 from mm_platform.core.inbox import Verdict
+from mm_platform.core.jobs import ChainJob
 from mm_platform.core.s3_sensor import S3Object, make_s3_sensor
 from mm_platform.core.sensors import SOURCE_TAG, make_inbox_retry_schedule
 from mm_platform.core.settings import Settings
@@ -44,29 +41,24 @@ from mm_platform.verified_fan.partitions import campaigns_partitions
 from mm_platform.verified_fan.scoring import FANLIST, SCRUBBED
 
 PARTS_TAG = "mm_platform/vf_parts"
-JOB_OF_KIND = {SCRUBBED: REGISTRANTS_JOB, FANLIST: FANLIST_JOB}
 
 
-def build_campaign_jobs() -> tuple[Any, Any]:
+def build_campaign_jobs() -> dict[str, ChainJob]:
     """One in-process run per campaign and file kind applies its parts and reports the counts."""
-    registrants = define_asset_job(
-        REGISTRANTS_JOB,
-        selection=AssetSelection.assets(
-            scored_registrants, demand_registrations, entry_scoring, campaign_counts, verdict_report
+    return {
+        SCRUBBED: ChainJob(
+            REGISTRANTS_JOB,
+            [scored_registrants, demand_registrations, entry_scoring, campaign_counts, verdict_report],
+            campaigns_partitions,
+            "Applies a campaign's staged scrubbed/ parts: demand table, entry scoring, counts and report.",
         ),
-        partitions_def=campaigns_partitions,
-        executor_def=in_process_executor,
-        description="Applies a campaign's staged scrubbed/ parts: demand table, entry scoring, counts "
-        "and report.",
-    )
-    fanlist = define_asset_job(
-        FANLIST_JOB,
-        selection=AssetSelection.assets(fanlist_scores, campaign_counts, verdict_report),
-        partitions_def=campaigns_partitions,
-        executor_def=in_process_executor,
-        description="Applies a campaign's staged fanlist/scored/ parts: fanlist entries, counts, report.",
-    )
-    return registrants, fanlist
+        FANLIST: ChainJob(
+            FANLIST_JOB,
+            [fanlist_scores, campaign_counts, verdict_report],
+            campaigns_partitions,
+            "Applies a campaign's staged fanlist/scored/ parts: fanlist entries, counts, report.",
+        ),
+    }
 
 
 def route_scored_file(obj: S3Object) -> Verdict:
@@ -87,7 +79,6 @@ def build_scoring_bucket_sensor(settings: Settings):
         bucket=bucket,
         prefixes=list(PREFIX_KINDS),
         job=verified_fan_file_job,
-        partitions_def=None,
         router_factory=lambda _context: route_scored_file,
         minimum_interval_seconds=settings.sensor_interval_seconds,
         description=(
@@ -103,22 +94,20 @@ def build_file_retry_schedule(settings: Settings):
         name="verified_fan_file_retry",
         topic=f"s3://{settings.verified_fan.scoring_bucket}",
         job=verified_fan_file_job,
-        partitions_def=None,
         router_factory=lambda _context: lambda payload: route_scored_file(S3Object(**payload)),
         required_resource_keys=set(),
         max_attempts=settings.retry_max_attempts,
     )
 
 
-def campaign_run_requests(parts: list[Part], source: str) -> list[RunRequest]:
+def campaign_run_requests(parts: list[Part], source: str, jobs: dict[str, ChainJob]) -> list[RunRequest]:
     """One run per campaign and kind for the STAGED parts, keyed by the newest part."""
     groups: dict[tuple[str, str], list[Part]] = defaultdict(list)
     for part in parts:
         groups[(part.kind, part.campaign_id)].append(part)
     return [
-        RunRequest(
+        jobs[kind].run_request(
             run_key=f"{kind}|{campaign}|part-{max(p.id for p in group)}",
-            job_name=JOB_OF_KIND[kind],
             partition_key=campaign,
             tags={
                 PARTS_TAG: ",".join(str(p.id) for p in sorted(group, key=lambda p: p.id)),
@@ -129,12 +118,12 @@ def campaign_run_requests(parts: list[Part], source: str) -> list[RunRequest]:
     ]
 
 
-def build_staged_parts_sensor(settings: Settings, registrants_job: Any, fanlist_job: Any):
+def build_staged_parts_sensor(settings: Settings, jobs: dict[str, ChainJob]):
     name = "verified_fan_staged_parts_sensor"
 
     @sensor(
         name=name,
-        jobs=[registrants_job, fanlist_job],
+        jobs=[job.definition for job in jobs.values()],
         minimum_interval_seconds=settings.sensor_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         required_resource_keys={"platform_db"},
@@ -142,7 +131,7 @@ def build_staged_parts_sensor(settings: Settings, registrants_job: Any, fanlist_
     )
     def staged_parts_sensor(context: SensorEvaluationContext) -> SensorResult:
         parts = Ledger(context.resources.platform_db.get_engine()).pending()
-        requests = campaign_run_requests(parts, name)
+        requests = campaign_run_requests(parts, name, jobs)
         new_campaigns = sorted(
             {
                 r.partition_key

@@ -14,7 +14,6 @@ from dagster import (
     DynamicPartitionsDefinition,
     asset,
     build_sensor_context,
-    define_asset_job,
     instance_for_test,
 )
 from dagster_aws.s3 import S3Resource
@@ -22,6 +21,7 @@ from dagster_aws.s3 import S3Resource
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
 from mm_platform.core.devstack import free_port
 from mm_platform.core.inbox import InboxResource, Status, Verdict
+from mm_platform.core.jobs import ChainJob
 from mm_platform.core.s3_sensor import OBJECT_KEY_TAG, S3Object, make_s3_sensor
 
 files = DynamicPartitionsDefinition(name="test_files")
@@ -70,13 +70,12 @@ class Bucket:
 
 
 def definitions(bucket: str, endpoint: str, db: str) -> Definitions:
-    job = define_asset_job("files_job", selection=[landed_file], partitions_def=files)
+    job = ChainJob("files_job", [landed_file], files, "test")
     sensor = make_s3_sensor(
         name="files_sensor",
         bucket=bucket,
         prefixes=["scrubbed/", "fanlist/scored/"],
         job=job,
-        partitions_def=files,
         router_factory=lambda _context: route,
         minimum_interval_seconds=5,
         description="test",
@@ -84,7 +83,7 @@ def definitions(bucket: str, endpoint: str, db: str) -> Definitions:
     )
     return Definitions(
         assets=[landed_file],
-        jobs=[job],
+        jobs=[job.definition],
         sensors=[sensor],
         resources={
             "s3": S3Resource(endpoint_url=endpoint, region_name="us-east-1", **EMBEDDED_CREDENTIALS),

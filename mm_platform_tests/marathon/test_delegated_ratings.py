@@ -30,6 +30,7 @@ from mm_platform.definitions import build_definitions
 from mm_platform.marathon.round_ratings import rate_round_in_oltp, rating_input
 from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
 from mm_platform_tests.conftest import RecordingServer
+from mm_platform_tests.runs import execute_request
 
 ROUND = str(SAMPLE_ROUND_ID)
 
@@ -112,9 +113,7 @@ def test_the_service_is_asked_and_its_report_drives_the_dw_loads(
 ) -> None:
     delegated.kafka.produce(delegated.settings.topics.autopilot, [json.dumps(review_end_event())])
     [request] = delegated.tick("marathon_review_end_sensor").run_requests
-    run = delegated.defs.resolve_job_def("marathon_round_job").execute_in_process(
-        instance=delegated.instance, partition_key=request.partition_key
-    )
+    run = execute_request(delegated.defs, delegated.instance, request, "marathon_round_job")
     assert run.success
     assert {e.asset_key.path[-1] for e in run.get_asset_materialization_events()} == {
         "long_comp_result_attendance",

@@ -33,6 +33,7 @@ from mm_platform.marathon.sample_data import (
     review_end_event,
 )
 from mm_platform.marathon.schema import ROUND_MAPPING_INFO_TYPE_ID, long_comp_result, project_info
+from mm_platform_tests.runs import execute_request
 
 SENSOR = "marathon_review_end_sensor"
 RETRY_SCHEDULE = "marathon_review_end_retry"
@@ -79,13 +80,7 @@ class Platform:
 
     def run(self, request) -> object:
         """Execute a requested run in process, then let the outcome sensors update the inbox."""
-        job = self.defs.resolve_job_def(JOB)
-        result = job.execute_in_process(
-            instance=self.instance,
-            partition_key=request.partition_key,
-            tags=request.tags,
-            raise_on_error=False,
-        )
+        result = execute_request(self.defs, self.instance, request, JOB, raise_on_error=False)
         if result.success:
             sensor = self.defs.get_repository_def().get_sensor_def("inbox_handled_on_run_success")
             event = result.get_run_success_event()
@@ -166,6 +161,15 @@ def test_review_end_marks_final_submitters_attended(platform: Platform) -> None:
     )
     assert request.tags[INBOX_IDS_TAG] == str(event.id)
     assert event.payload == review_end_event()  # the payload stays in the inbox, not in run config
+    # the request names the chain's assets, so automation knows the run updated all of them
+    assert [k.path[-1] for k in request.asset_selection] == [
+        "dw_coders",
+        "dw_mm_ratings",
+        "long_comp_result_attendance",
+        "member_search_index",
+        "member_stats",
+        "round_ratings",
+    ]
 
     run = platform.run(request)
     assert run.success

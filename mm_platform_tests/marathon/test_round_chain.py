@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -58,17 +58,29 @@ class Chain:
         return engine_for(self.settings.dw_db_url)
 
     def run(self, round_id: int = SAMPLE_ROUND_ID, **kwargs):
+        """The round's job as the review-END sensor requests it (the whole chain, named)."""
         self.instance.add_dynamic_partitions("marathon_round", [str(round_id)])
-        return self.defs.resolve_job_def(JOB).execute_in_process(
-            instance=self.instance, partition_key=str(round_id), raise_on_error=False, **kwargs
+        job = self.defs.resolve_job_def(JOB)
+        return job.execute_in_process(
+            instance=self.instance,
+            partition_key=str(round_id),
+            raise_on_error=False,
+            asset_selection=sorted(job.asset_layer.selected_asset_keys),
+            **kwargs,
         )
 
     def materialize_only(self, name: str, round_id: int = SAMPLE_ROUND_ID):
         """What an operator's "Materialize selected" in the UI does for one asset partition."""
-        job = self.defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection={AssetKey(["marathon", name])}
+        return self.materialize([name], round_id)
+
+    def materialize(self, names: Iterable[str], round_id: int = SAMPLE_ROUND_ID):
+        """A run of these asset partitions as the UI or the automation sensor launches it (the run
+        records its asset selection)."""
+        return self.defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=self.instance,
+            partition_key=str(round_id),
+            asset_selection=[AssetKey(["marathon", name]) for name in names],
         )
-        return job.execute_in_process(instance=self.instance, partition_key=str(round_id))
 
     def stats_items(self) -> dict[int, dict]:
         table = boto3.resource(
@@ -324,6 +336,28 @@ def test_a_manual_upstream_re_materialization_propagates_downstream(chain: Chain
     requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
     assert {"dw_coders", "dw_mm_ratings"} <= requested
     assert "long_comp_result_attendance" not in requested
+
+
+def test_an_operator_update_landing_with_the_rounds_own_run_still_propagates(chain: Chain) -> None:
+    """The round's own run and an operator's re-materialization of round_ratings fall between the
+    same two automation ticks (the daemon test's order: the event is HANDLED, the operator acts).
+    The downstream assets' own updates from the round's run must not cancel the operator's."""
+    assert chain.run().success
+    first = evaluate_automation_conditions(defs=chain.defs, instance=chain.instance, asset_selection=MARATHON)
+    assert chain.run().success  # the round's next review-END event
+    assert chain.materialize_only("round_ratings").success
+    after = evaluate_automation_conditions(
+        defs=chain.defs, instance=chain.instance, asset_selection=MARATHON, cursor=first.cursor
+    )
+    requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
+    assert requested == {"dw_coders", "dw_mm_ratings", "member_stats", "member_search_index"}
+
+    # once the requested run has materialized them, nothing is requested again
+    assert chain.materialize(requested).success
+    settled = evaluate_automation_conditions(
+        defs=chain.defs, instance=chain.instance, asset_selection=MARATHON, cursor=after.cursor
+    )
+    assert settled.total_requested == 0
 
 
 def test_trace_names_the_stale_step_and_the_events(chain: Chain) -> None:

@@ -33,6 +33,7 @@ from mm_platform.definitions import build_definitions
 from mm_platform.verified_fan.demand_store import DemandTable
 from mm_platform.verified_fan.ledger import Ledger
 from mm_platform_tests.conftest import RecordedRequest, RecordingServer
+from mm_platform_tests.runs import execute_request
 
 HEADER = ["campaign_id", "member_id", "global_user_id", "email", "score", "verdict", "selected", "events"]
 CAMPAIGNS = {
@@ -148,12 +149,7 @@ class Flow:
         return self._tick("verified_fan_staged_parts_sensor").run_requests
 
     def run(self, request: RunRequest):
-        return self.defs.resolve_job_def(request.job_name).execute_in_process(
-            instance=self.instance,
-            partition_key=request.partition_key,
-            tags=request.tags,
-            raise_on_error=False,
-        )
+        return execute_request(self.defs, self.instance, request, raise_on_error=False)
 
     def process(self) -> tuple[list, list]:
         """Everything the daemon would do for what landed in the bucket: file runs, then campaign runs."""
