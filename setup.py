@@ -33,5 +33,5 @@ setup(
         "search": ["opensearch-py>=2.6,<4"],
         "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "hypothesis>=6.100,<7", "ruff>=0.6", "opensearch-py>=2.6,<4"],
     },
-    entry_points={"console_scripts": ["mm-platform=mm_platform.core.cli:main"]},
+    entry_points={"console_scripts": ["mm-platform=mm_platform.cli:main"]},
 )

@@ -25,7 +25,7 @@ from mm_platform.core.sensors import KafkaCursor
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.marathon.sample_data import NON_MARATHON_PROJECT_ID, load_sample_data, review_end_event
+from mm_platform.marathon.dev.sample_data import NON_MARATHON_PROJECT_ID, load_sample_data, review_end_event
 
 
 def messages(n: int) -> list[bytes]:

@@ -30,8 +30,8 @@ from mm_platform.core.devstack import free_port, start_moto, stop_process
 from mm_platform.core.inbox import EventInbox, Status
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sql import engine_for
-from mm_platform.marathon.demo import publish_review_end, seed_demo_round
-from mm_platform.marathon.sample_data import load_sample_data
+from mm_platform.marathon.dev.demo import publish_review_end, seed_demo_round
+from mm_platform.marathon.dev.sample_data import load_sample_data
 
 STEPS = [
     "long_comp_result_attendance",

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mm_platform.marathon.ratings import rate_round
-from mm_platform.marathon.ratings_loop import rate_round_loop
+from mm_platform.marathon.rules.ratings import rate_round
+
+# the plain loop is the tests' cross-check of the engine, kept with them
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mm_platform_tests.marathon.ratings_loop import rate_round_loop
 
 
 def synthetic_round(n: int, seed: int = 42, new_share: float = 0.3) -> pd.DataFrame:

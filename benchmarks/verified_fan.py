@@ -31,17 +31,26 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.devstack import (
     free_port,
-    prepare_verified_fan,
     start_moto,
-    start_standins,
+    start_standin,
     stop_process,
 )
+from mm_platform.core.domain import StandIn
 from mm_platform.core.s3_sensor import OBJECT_KEY_TAG
 from mm_platform.core.settings import Settings
-from mm_platform.verified_fan.resources import demand_table_of
-from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, scored_file
-from mm_platform.verified_fan.scoring import EMAIL, FALSE_WORDS, SCRUBBED, TRUE_WORDS, read_csv, validate
-from mm_platform.verified_fan.services import CampaignService
+from mm_platform.verified_fan.dev import stack as vf_stack
+from mm_platform.verified_fan.dev.sample_data import SAMPLE_CAMPAIGN, scored_file
+from mm_platform.verified_fan.rules.scoring import (
+    EMAIL,
+    FALSE_WORDS,
+    SCRUBBED,
+    TRUE_WORDS,
+    read_csv,
+    validate,
+)
+from mm_platform.verified_fan.settings import VerifiedFanSettings
+from mm_platform.verified_fan.stores.resources import demand_table_of
+from mm_platform.verified_fan.stores.services import CampaignService
 
 
 def per_row_loop(data: bytes) -> tuple[int, int]:
@@ -103,7 +112,7 @@ def follow_upload(instance, settings, key: str, body: bytes, campaign: str) -> d
     s3 = build_aws_resources(settings)["s3"].get_client()
     time.sleep(random.uniform(0, 5))
     start = time.time()
-    s3.put_object(Bucket=settings.verified_fan.scoring_bucket, Key=key, Body=body)
+    s3.put_object(Bucket=settings.section(VerifiedFanSettings).scoring_bucket, Key=key, Body=body)
     wait(lambda: materialized_at(instance, STEPS[-1], campaign, start), timeout=900)
     times = {}
     [intake] = instance.get_run_records(RunsFilter(tags={OBJECT_KEY_TAG: key}), limit=1)
@@ -120,7 +129,11 @@ def end_to_end(rows: int) -> None:
     with broker() as bootstrap, tempfile.TemporaryDirectory() as tmp:
         moto_port, standins_port = free_port(), free_port()
         moto = start_moto("127.0.0.1", moto_port, Path(tmp) / "moto.log")
-        standins = start_standins("127.0.0.1", standins_port, Path(tmp) / "standins.log", Path(tmp) / "s.db")
+        (Path(tmp) / "logs").mkdir()
+        standins_url = f"http://127.0.0.1:{standins_port}"
+        standins = start_standin(
+            StandIn("standins", standins_url, "mm_platform.verified_fan.dev.standins"), Path(tmp)
+        )
         home = Path(tmp) / "dagster_home"
         home.mkdir()
         shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -134,13 +147,13 @@ def end_to_end(rows: int) -> None:
             "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": f"http://127.0.0.1:{standins_port}",
         }
         settings = Settings.from_env(env)
-        prepare_verified_fan(settings)  # uploads the sample file: the warm-up
+        vf_stack.prepare_stack(settings)  # uploads the sample file: the warm-up
         instance = DagsterInstance.from_config(str(home))
         daemon = start_daemon(env)
         try:
             wait(lambda: materialized_at(instance, STEPS[-1], SAMPLE_CAMPAIGN["id"], 0), timeout=900)
             campaign = f"bench-{rows}"
-            CampaignService(base_url=settings.verified_fan.campaign_service_url).put_json(
+            CampaignService(base_url=settings.section(VerifiedFanSettings).campaign_service_url).put_json(
                 f"/campaigns/{campaign}", {"name": f"Benchmark {rows:,}"}
             )
             body = scored_file(rows, seed=5, campaigns=[campaign], events=["e1", "e2", "e3"])

@@ -1,4 +1,5 @@
-"""The code location: every domain's Definitions merged, with resources bound from settings.
+"""The code location: every registered domain's Definitions merged, with shared resources bound
+from settings.
 
 The environment (embedded stack or production) changes only what is bound here, never asset code.
 """
@@ -11,27 +12,16 @@ from dagster import Definitions, in_process_executor
 
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.inbox import InboxResource
-from mm_platform.core.kafka import KafkaResource
-from mm_platform.core.secrets import bound_secret
+from mm_platform.core.kafka import kafka_resource
 from mm_platform.core.sensors import make_inbox_outcome_sensors
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import SqlDatabase
-from mm_platform.marathon.definitions import marathon_definitions
-from mm_platform.verified_fan.definitions import verified_fan_definitions
+from mm_platform.domains import DOMAINS, load_settings
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
-        "kafka": KafkaResource(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            security_protocol=settings.kafka_security_protocol,
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_username=settings.kafka_sasl_username,
-            sasl_password=bound_secret("MM_PLATFORM_KAFKA_SASL_PASSWORD"),
-            ssl_ca_location=settings.kafka_ssl_ca_location,
-            request_timeout_seconds=settings.kafka_timeout_seconds,
-            start_from=settings.kafka_start_from,
-        ),
+        "kafka": kafka_resource(settings),
         "inbox": InboxResource(database_url=settings.platform_db_url),
         "oltp_db": SqlDatabase(url=settings.oltp_db_url),
         "dw_db": SqlDatabase(url=settings.dw_db_url),
@@ -42,9 +32,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions.merge(
-        marathon_definitions(settings),
-        verified_fan_definitions(settings),
-        # runs started from the UI or by automation execute in one process too, as the sensor's do
+        *(domain.definitions(settings) for domain in DOMAINS),
+        # runs started from the UI or by automation execute in one process too, as the sensors' do
         Definitions(
             sensors=make_inbox_outcome_sensors(),
             resources=build_resources(settings),
@@ -53,4 +42,4 @@ def build_definitions(settings: Settings) -> Definitions:
     )
 
 
-defs = build_definitions(Settings.from_env())
+defs = build_definitions(load_settings())

@@ -24,7 +24,7 @@ from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
+from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
 
 REPO = Path(__file__).resolve().parents[1]
 ATTENDANCE = AssetKey(["marathon", "long_comp_result_attendance"])

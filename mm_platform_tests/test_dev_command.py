@@ -23,12 +23,13 @@ from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.settings import Settings
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import engine_for
-from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, review_end_event
-from mm_platform.verified_fan.records import rows
-from mm_platform.verified_fan.resources import demand_table_of
-from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
-from mm_platform.verified_fan.scoring import SCRUBBED, read_csv, validate
-from mm_platform.verified_fan.services import EntryService
+from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, review_end_event
+from mm_platform.verified_fan.dev.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
+from mm_platform.verified_fan.rules.records import rows
+from mm_platform.verified_fan.rules.scoring import SCRUBBED, read_csv, validate
+from mm_platform.verified_fan.settings import VerifiedFanSettings
+from mm_platform.verified_fan.stores.resources import demand_table_of
+from mm_platform.verified_fan.stores.services import EntryService
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,7 +147,7 @@ def check_the_sample_campaign(settings: Settings, ui_port: int, log: Path, deadl
     slack = SlackNotifier(outbox_db_url=settings.platform_db_url)
     wait_for("Slack message", lambda: verdict_outcomes(ui_port) == ["posted"])
     [message] = slack.outbox()
-    vf, aws = settings.verified_fan, build_aws_resources(settings)
+    vf, aws = settings.section(VerifiedFanSettings), build_aws_resources(settings)
     demand = demand_table_of(settings)
     counts = demand.counts(campaign)
     assert counts == demand.recount(campaign)

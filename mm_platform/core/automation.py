@@ -16,7 +16,12 @@ instance's per-partition limit, so "updated later" means "read the newer upstrea
 
 from __future__ import annotations
 
-from dagster import AutomationCondition
+from dagster import (
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+)
 
 
 def upstream_updates_propagate() -> AutomationCondition:
@@ -34,3 +39,16 @@ def upstream_updates_propagate() -> AutomationCondition:
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
     ).with_label("upstream updates propagate")
+
+
+def automation_sensor(group: str, description: str) -> AutomationConditionSensorDefinition:
+    """The automation sensor of a domain's asset group, running from the start, so an operator's
+    re-materialization propagates without anyone switching a sensor on."""
+    return AutomationConditionSensorDefinition(
+        f"{group}_automation",
+        target=AssetSelection.groups(group),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=10,
+        emit_backfills=False,
+        description=description,
+    )

@@ -1,6 +1,6 @@
 """The embedded stack: moto (AWS), Tansu (Kafka, stored in moto's S3 so a broker restart loses
-nothing), stand-ins for the Entry and Campaign services, the state folder with SQLite databases and
-DAGSTER_HOME, topics, the Verified Fan bucket, table and streams, and sample data.
+nothing), the domains' stand-ins for other teams' services, the state folder with DAGSTER_HOME, and
+whatever each registered domain prepares (topics, buckets, tables, streams, schemas, sample data).
 
 Processes are started in their own session and recorded in `<state>/stack.json`, so `stack down`
 can stop what `stack up` started and `dev` stops what it started itself.
@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,18 +25,14 @@ from urllib.parse import urlparse
 import boto3
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
+from mm_platform.core.domain import Domain, StandIn
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.settings import Settings
 
 BROKER_BUCKET = "mm-platform-broker"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Kinesis shards of the embedded streams: a shard takes 1,000 records/s, so a file's burst needs
-# several; moto also copies a shard's sequence numbers on every put, which one shard makes quadratic
-EMBEDDED_STREAM_SHARDS = 8
-
-# topic -> partitions for every topic a domain reads
-TOPICS = {"notifications.autopilot.events": 3, "notification.rating.calculation": 1}
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 class StackError(RuntimeError):
@@ -103,25 +100,26 @@ def ensure_bucket(endpoint_url: str, bucket: str, region: str = "us-east-1") -> 
         s3.create_bucket(Bucket=bucket)
 
 
-def start_standins(host: str, port: int, log: Path, db: Path) -> subprocess.Popen:
-    """The Entry Service and Campaign Service stand-ins (embedded stack only)."""
+def start_standin(standin: StandIn, state_dir: Path) -> subprocess.Popen:
+    """A domain's stand-in for another team's service (embedded stack only)."""
+    host, port = host_port(standin.url)
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "mm_platform.verified_fan.standins",
+            standin.module,
             "--host",
             host,
             "--port",
             str(port),
             "--db",
-            str(db),
+            str(state_dir / f"{standin.name}.db"),
         ],
-        stdout=log.open("ab"),
+        stdout=(state_dir / "logs" / f"{standin.name}.log").open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    wait_for_port(host, port, "service stand-ins", process)
+    wait_for_port(host, port, f"stand-in {standin.name}", process)
     return process
 
 
@@ -181,6 +179,7 @@ def stop_process(pid: int, timeout: float = 10) -> None:
 @dataclass
 class Stack:
     settings: Settings
+    domains: Sequence[Domain]
 
     @property
     def record(self) -> Path:
@@ -196,6 +195,8 @@ class Stack:
         result = {"kafka": port_open(*kafka)}
         if self.settings.aws_endpoint_url:
             result["aws"] = port_open(*host_port(self.settings.aws_endpoint_url))
+        for standin in self.standins():
+            result[standin.name] = port_open(*host_port(standin.url))
         return result
 
     def up(self) -> dict[str, int]:
@@ -211,28 +212,26 @@ class Stack:
         kafka_host, kafka_port = host_port(s.kafka_bootstrap_servers)
         if not port_open(kafka_host, kafka_port):
             started["tansu"] = start_tansu(kafka_host, kafka_port, logs / "tansu.log", aws).pid
-        standins = host_port(s.verified_fan.entry_service_url)
-        if standins[0] in ("127.0.0.1", "localhost") and not port_open(*standins):
-            started["standins"] = start_standins(
-                *standins, logs / "standins.log", s.state_dir / "standins.db"
-            ).pid
+        for standin in self.standins():
+            address = host_port(standin.url)
+            if address[0] in LOCAL_HOSTS and not port_open(*address):
+                started[standin.name] = start_standin(standin, s.state_dir).pid
         if started:
             pids = {**self.recorded_pids(), **started}
             self.record.write_text(json.dumps({"pids": pids}, indent=2))
         self.prepare()
         return started
 
-    def prepare(self) -> None:
-        """Topics, databases, the Verified Fan bucket/table/streams, sample data and DAGSTER_HOME;
-        safe to repeat."""
-        from mm_platform.marathon.sample_data import load_sample_data
+    def standins(self) -> list[StandIn]:
+        return [standin for d in self.domains for standin in d.standins(self.settings)]
 
+    def prepare(self) -> None:
+        """DAGSTER_HOME, every domain's topics and the rest each domain prepares; safe to repeat."""
         s = self.settings
-        kafka = KafkaResource(bootstrap_servers=s.kafka_bootstrap_servers)
-        kafka.create_topics({s.topics.autopilot: 3, s.topics.rating_calculation: 1})
-        load_sample_data(s.oltp_db_url)
-        if s.aws_endpoint_url:
-            prepare_verified_fan(s)
+        topics = {name: n for d in self.domains for name, n in d.topics(s).items()}
+        KafkaResource(bootstrap_servers=s.kafka_bootstrap_servers).create_topics(topics)
+        for domain in self.domains:
+            domain.prepare_stack(s)
         home = s.dagster_home
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -256,30 +255,3 @@ def dev_environment(settings: Settings) -> dict[str, str]:
     env["DAGSTER_HOME"] = str(settings.dagster_home)
     env["MM_PLATFORM_STATE_DIR"] = str(settings.state_dir)
     return env
-
-
-def prepare_verified_fan(settings: Settings) -> None:
-    """The scoring bucket, demand table and streams on moto, the sample campaign in the Campaign
-    Service stand-in, and the sample scored file in the bucket (uploaded once)."""
-    from mm_platform.core.aws import build_aws_resources
-    from mm_platform.verified_fan.resources import demand_table_of
-    from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
-    from mm_platform.verified_fan.services import CampaignService
-
-    vf, aws = settings.verified_fan, build_aws_resources(settings)
-    s3 = aws["s3"].get_client()
-    for bucket in {vf.scoring_bucket, vf.staging_bucket}:
-        ensure_bucket(settings.aws_endpoint_url, bucket, settings.aws_region)
-    demand_table_of(settings).ensure()
-    kinesis = aws["kinesis"].client("kinesis")
-    existing = set(kinesis.list_streams().get("StreamNames", []))
-    for stream in (vf.scores_stream, vf.campaign_data_stream):
-        if stream and stream not in existing:
-            kinesis.create_stream(StreamName=stream, ShardCount=EMBEDDED_STREAM_SHARDS)
-    if port_open(*host_port(vf.campaign_service_url)):
-        CampaignService(base_url=vf.campaign_service_url).put_json(
-            f"/campaigns/{SAMPLE_CAMPAIGN['id']}", SAMPLE_CAMPAIGN
-        )
-    listed = s3.list_objects_v2(Bucket=vf.scoring_bucket, Prefix=SAMPLE_KEY).get("KeyCount", 0)
-    if not listed:
-        s3.put_object(Bucket=vf.scoring_bucket, Key=SAMPLE_KEY, Body=sample_file())

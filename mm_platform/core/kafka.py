@@ -17,6 +17,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from mm_platform.core.secrets import bound_secret
+from mm_platform.core.settings import Settings
+
 # librdkafka's own log lines (connection failures while a broker is down) go to Python logging
 # instead of stderr, so they reach Dagster's captured logs.
 librdkafka_logger = logging.getLogger("mm_platform.kafka.librdkafka")
@@ -242,3 +245,18 @@ class KafkaResource(ConfigurableResource):
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise KafkaUnavailableError(f"creating topic {name!r} failed: {exc}") from exc
         return [t.topic for t in missing]
+
+
+def kafka_resource(settings: Settings) -> KafkaResource:
+    """The Kafka resource the settings describe, its SASL password bound as a secret (an `EnvVar`);
+    outside a run, `.process_config_and_initialize()` resolves it."""
+    return KafkaResource(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=bound_secret("MM_PLATFORM_KAFKA_SASL_PASSWORD"),
+        ssl_ca_location=settings.kafka_ssl_ca_location,
+        request_timeout_seconds=settings.kafka_timeout_seconds,
+        start_from=settings.kafka_start_from,
+    )

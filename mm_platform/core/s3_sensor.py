@@ -26,7 +26,7 @@ from dagster import (
 
 from mm_platform.core.inbox import EventInbox, NewObject, Status, Verdict
 from mm_platform.core.jobs import ChainJob
-from mm_platform.core.sensors import INBOX_IDS_TAG, SOURCE_TAG
+from mm_platform.core.sensors import INBOX_IDS_TAG, SOURCE_TAG, RouterContext
 
 OVERLAP = dt.timedelta(minutes=2)
 OBJECT_KEY_TAG = "mm_platform/object_key"
@@ -85,7 +85,7 @@ def make_s3_sensor(
     bucket: str,
     prefixes: Sequence[str],
     job: ChainJob | JobDefinition,
-    router_factory: Callable[[Any], ObjectRouter],
+    router_factory: Callable[[RouterContext], ObjectRouter],
     minimum_interval_seconds: int,
     description: str,
     max_objects: int = 200,

@@ -49,6 +49,7 @@ from mm_platform.core.inbox import (
 )
 from mm_platform.core.jobs import ChainJob
 from mm_platform.core.kafka import KafkaRecord
+from mm_platform.core.settings import Settings
 
 INBOX_IDS_TAG = "mm_platform/inbox_ids"
 SOURCE_TAG = "mm_platform/source"
@@ -62,10 +63,11 @@ class PayloadError(ValueError):
 # assets) instead of run requests.
 Reporter = Callable[[Sequence[InboxEvent]], list[AssetMaterialization | AssetObservation]]
 
-# A router maps a parsed JSON object to a Verdict. It is built once per tick from the context's
-# resources, so it can look things up (read-only) in a database.
+# A router maps a parsed JSON object to a Verdict. It is built once per tick (or schedule run) from
+# the context's resources, so it can look things up (read-only) in a database.
 Router = Callable[[dict[str, Any]], Verdict]
-RouterFactory = Callable[[Any], Router]
+RouterContext = SensorEvaluationContext | ScheduleEvaluationContext
+RouterFactory = Callable[[RouterContext], Router]
 
 
 def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]:
@@ -174,21 +176,21 @@ def _summary(events: Sequence[InboxEvent]) -> str:
 
 
 def make_kafka_sensor(
+    settings: Settings,
     *,
     name: str,
     topics: Sequence[str],
     job: ChainJob,
     router_factory: RouterFactory,
     required_resource_keys: set[str],
-    max_messages: int,
-    max_seconds: float,
-    minimum_interval_seconds: int,
     description: str,
     reporter: Reporter | None = None,
 ) -> SensorDefinition:
-    """With a `reporter`, NEW events are reported as asset events instead of launching runs."""
-
+    """A sensor on `topics` within the settings' budget (messages and seconds per tick, interval).
+    With a `reporter`, NEW events are reported as asset events instead of launching runs."""
     partitions_def = job.partitions_def
+    max_messages, max_seconds = settings.sensor_max_messages, settings.sensor_max_seconds
+    minimum_interval_seconds = settings.sensor_interval_seconds
 
     @sensor(
         name=name,
@@ -245,20 +247,21 @@ def make_kafka_sensor(
 
 
 def make_inbox_retry_schedule(
+    settings: Settings,
     *,
     name: str,
     topic: str,
     job: ChainJob | JobDefinition,
     router_factory: RouterFactory,
     required_resource_keys: set[str],
-    max_attempts: int,
     cron_schedule: str = "* * * * *",
     stale_after: dt.timedelta = dt.timedelta(minutes=30),
     batch_size: int = 500,
 ):
     """Re-routes RETRY events of `topic` (a replay puts events there too) and NEW events whose run
-    request was lost; gives up with FAILED after `max_attempts`. A job that is not a chain job is
-    unpartitioned and each event gets a run of its own."""
+    request was lost; gives up with FAILED after the settings' `retry_max_attempts`. A job that is not
+    a chain job is unpartitioned and each event gets a run of its own."""
+    max_attempts = settings.retry_max_attempts
     chain = job if isinstance(job, ChainJob) else None
 
     @schedule(

@@ -1,4 +1,5 @@
-"""One typed settings object, read from `MM_PLATFORM_*` environment variables.
+"""Settings read from `MM_PLATFORM_*` environment variables: core's here, each domain's in its own
+typed section (`settings.section(VerifiedFanSettings)`), parsed by the same `EnvReader`.
 
 Every default points at the embedded stack (`mm-platform dev`): Tansu on 127.0.0.1:19092, moto on
 127.0.0.1:4566 and SQLite files under the state folder. Production sets the Kafka, AWS and database
@@ -8,45 +9,88 @@ variables; the asset code never changes, only what `definitions.py` binds.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 EMBEDDED = "embedded"
 PRODUCTION = "production"
+PREFIX = "MM_PLATFORM_"
 
 EMBEDDED_KAFKA_PORT = 19092
 EMBEDDED_MOTO_PORT = 4566
-# the embedded stand-ins for the Entry Service and the Campaign Service (other teams' APIs)
+# where the embedded stack's stand-ins for other teams' services listen
 EMBEDDED_STANDIN_PORT = 4580
+# never kept in a Settings object: secrets reach resources as Dagster EnvVars (core/secrets.py)
+SECRET_SUFFIXES = ("PASSWORD", "TOKEN", "SECRET")
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
 @dataclass(frozen=True)
-class Topics:
-    autopilot: str = "notifications.autopilot.events"
-    rating_calculation: str = "notification.rating.calculation"
+class EnvReader:
+    """`MM_PLATFORM_<NAME>` variables with the platform's rules for defaults and errors."""
+
+    env: Mapping[str, str]
+    environment: str
+    state_dir: Path
+
+    @property
+    def embedded(self) -> bool:
+        return self.environment == EMBEDDED
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(PREFIX + name)
+        return value if value not in (None, "") else default
+
+    def text(self, name: str, default: str) -> str:
+        return self.get(name, default) or default
+
+    def number(self, name: str, default: float) -> float:
+        return self._convert(name, default, float, "a number")
+
+    def integer(self, name: str, default: int) -> int:
+        return self._convert(name, default, int, "an integer")
+
+    def _convert(self, name: str, default: Any, kind: type, what: str) -> Any:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            return kind(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name} must be {what}, got {raw!r}") from exc
+
+    def choice(self, name: str, default: str, choices: Iterable[str], upper: bool = False) -> str:
+        raw = self.text(name, default)
+        value = raw.upper() if upper else raw.lower()
+        allowed = list(choices)
+        if value not in allowed:
+            shown = " or ".join(repr(c) for c in allowed)
+            raise SettingsError(f"{PREFIX}{name} must be {shown}, got {raw!r}")
+        return value
+
+    def required_in_production(self, name: str, embedded_default: str) -> str:
+        value = self.get(name)
+        if value:
+            return value
+        if self.embedded:
+            return embedded_default
+        raise SettingsError(f"{PREFIX}{name} is required when {PREFIX}ENV=production")
+
+    def embedded_only(self, name: str, embedded_default: str) -> str | None:
+        """Set by the embedded stack, opt-in in production; `off` turns it off."""
+        value = self.get(name, embedded_default if self.embedded else None)
+        return None if value is None or value.lower() == "off" else value
+
+    def sqlite_in_state(self, file_name: str) -> str:
+        return f"sqlite:///{self.state_dir / file_name}"
 
 
-@dataclass(frozen=True)
-class VerifiedFanSettings:
-    scoring_bucket: str = "vf-scoring"
-    staging_bucket: str = "vf-scoring"  # staged parts go under mm-platform/staged/ there
-    demand_table: str = "vf-demand"
-    scores_stream: str | None = None  # Kinesis scoresStream; unset: not published
-    campaign_data_stream: str | None = None  # Kinesis campaignDataStream; unset: not published
-    entry_service_url: str = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
-    campaign_service_url: str = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
-    slack_channel: str = "#vf-scoring"
-    write_workers: int = 4
+SectionT = TypeVar("SectionT")
 
 
 @dataclass(frozen=True)
@@ -69,15 +113,9 @@ class Settings:
     sensor_max_messages: int
     sensor_max_seconds: float
     retry_max_attempts: int
-    member_stats_table: str
-    ratings_mode: str
-    search_url: str | None
-    search_index: str
-    search_username: str | None
-    ratings_service_url: str | None
-    verified_fan: VerifiedFanSettings = field(default_factory=VerifiedFanSettings)
-    slack_base_url: str = "https://slack.com/api/"
-    topics: Topics = field(default_factory=Topics)
+    # the variables the domain sections are read from (secrets left out) and the sections read so far
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _sections: dict[type, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def embedded(self) -> bool:
@@ -87,107 +125,58 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.state_dir / "dagster_home"
 
+    @property
+    def reader(self) -> EnvReader:
+        return EnvReader(self.env, self.environment, self.state_dir)
+
+    def section(self, kind: type[SectionT]) -> SectionT:
+        """A domain's settings, read (and validated) on first use."""
+        if kind not in self._sections:
+            self._sections[kind] = kind.from_env(self.reader)  # type: ignore[attr-defined]
+        return self._sections[kind]
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-
-        def get(name: str, default: str | None = None) -> str | None:
-            value = env.get(f"MM_PLATFORM_{name}")
-            return value if value not in (None, "") else default
-
-        def get_number(name: str, default: float, kind: type = float) -> Any:
-            raw = get(name, str(default))
-            try:
-                return kind(raw)
-            except ValueError as exc:
-                what = "an integer" if kind is int else "a number"
-                raise SettingsError(f"MM_PLATFORM_{name} must be {what}, got {raw!r}") from exc
-
-        environment = (get("ENV", EMBEDDED) or EMBEDDED).lower()
-        if environment not in (EMBEDDED, PRODUCTION):
-            raise SettingsError(
-                f"MM_PLATFORM_ENV must be {EMBEDDED!r} or {PRODUCTION!r}, got {environment!r}"
-            )
-        embedded = environment == EMBEDDED
-        state_dir = Path(get("STATE_DIR", ".mm_platform")).expanduser().resolve()  # type: ignore[arg-type]
-
-        def required_in_production(name: str, embedded_default: str) -> str:
-            value = get(name)
-            if value:
-                return value
-            if embedded:
-                return embedded_default
-            raise SettingsError(f"MM_PLATFORM_{name} is required when MM_PLATFORM_ENV=production")
-
-        def optional_stream(name: str, embedded_default: str) -> str | None:
-            """A Kinesis stream to publish to: the embedded stack has one, production names it; off: none."""
-            value = get(name, embedded_default if embedded else None)
-            return None if value is None or value.lower() == "off" else value
-
-        def verified_fan_settings() -> VerifiedFanSettings:
-            scoring_bucket = required_in_production("VF_SCORING_BUCKET", "vf-scoring")
-            standins = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
-            return VerifiedFanSettings(
-                scoring_bucket=scoring_bucket,
-                staging_bucket=get("VF_STAGING_BUCKET", scoring_bucket),  # type: ignore[arg-type]
-                demand_table=required_in_production("VF_DEMAND_TABLE", "vf-demand"),
-                scores_stream=optional_stream("VF_SCORES_STREAM", "vf-scores"),
-                campaign_data_stream=optional_stream("VF_CAMPAIGN_DATA_STREAM", "vf-campaign-data"),
-                entry_service_url=required_in_production("VF_ENTRY_SERVICE_URL", standins),
-                campaign_service_url=required_in_production("VF_CAMPAIGN_SERVICE_URL", standins),
-                slack_channel=get("VF_SLACK_CHANNEL", "#vf-scoring"),  # type: ignore[arg-type]
-                write_workers=get_number("VF_WRITE_WORKERS", 4, int),
-            )
-
+    def from_env(cls, env: Mapping[str, str] | None = None, sections: Iterable[type] = ()) -> Settings:
+        """Core settings from `env` (default: the process environment); `sections` are read now, so
+        that a bad domain setting stops a command before it starts anything."""
+        source = os.environ if env is None else env
+        kept = {k: v for k, v in source.items() if k.startswith(PREFIX) and not k.endswith(SECRET_SUFFIXES)}
+        environment = EnvReader(kept, EMBEDDED, Path()).choice("ENV", EMBEDDED, (EMBEDDED, PRODUCTION))
+        state_dir = Path(kept.get(PREFIX + "STATE_DIR") or ".mm_platform").expanduser().resolve()
+        read = EnvReader(kept, environment, state_dir)
+        embedded = read.embedded
         settings = cls(
             environment=environment,
             state_dir=state_dir,
-            kafka_bootstrap_servers=required_in_production(
+            kafka_bootstrap_servers=read.required_in_production(
                 "KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{EMBEDDED_KAFKA_PORT}"
             ),
-            kafka_security_protocol=(get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "").upper(),
-            kafka_sasl_mechanism=get("KAFKA_SASL_MECHANISM"),
-            kafka_sasl_username=get("KAFKA_SASL_USERNAME"),
-            kafka_ssl_ca_location=get("KAFKA_SSL_CA_LOCATION"),
-            kafka_timeout_seconds=get_number("KAFKA_TIMEOUT_SECONDS", 10.0),
-            kafka_start_from=(get("KAFKA_START_FROM", "earliest") or "").lower(),
-            aws_region=get("AWS_REGION", "us-east-1"),  # type: ignore[arg-type]
-            aws_endpoint_url=get(
+            kafka_security_protocol=read.text("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
+            kafka_sasl_mechanism=read.get("KAFKA_SASL_MECHANISM"),
+            kafka_sasl_username=read.get("KAFKA_SASL_USERNAME"),
+            kafka_ssl_ca_location=read.get("KAFKA_SSL_CA_LOCATION"),
+            kafka_timeout_seconds=read.number("KAFKA_TIMEOUT_SECONDS", 10.0),
+            kafka_start_from=read.choice("KAFKA_START_FROM", "earliest", ("earliest", "latest")),
+            aws_region=read.text("AWS_REGION", "us-east-1"),
+            aws_endpoint_url=read.get(
                 "AWS_ENDPOINT_URL", f"http://127.0.0.1:{EMBEDDED_MOTO_PORT}" if embedded else None
             ),
-            oltp_db_url=required_in_production("OLTP_DB_URL", _sqlite_url(state_dir / "oltp.db")),
-            dw_db_url=required_in_production("DW_DB_URL", _sqlite_url(state_dir / "dw.db")),
-            platform_db_url=required_in_production("PLATFORM_DB_URL", _sqlite_url(state_dir / "platform.db")),
-            sensor_interval_seconds=get_number("SENSOR_INTERVAL_SECONDS", 2, int),
-            sensor_max_messages=get_number("SENSOR_MAX_MESSAGES", 5000, int),
-            sensor_max_seconds=get_number("SENSOR_MAX_SECONDS", 15.0),
-            retry_max_attempts=get_number("RETRY_MAX_ATTEMPTS", 288, int),
-            member_stats_table=get("MEMBER_STATS_TABLE", "mm_platform_member_stats"),  # type: ignore[arg-type]
-            ratings_mode=(get("RATINGS_MODE", "in_process") or "").lower(),
-            search_url=get("SEARCH_URL"),
-            search_index=get("SEARCH_INDEX", "member-profiles"),  # type: ignore[arg-type]
-            search_username=get("SEARCH_USERNAME"),
-            ratings_service_url=get("RATINGS_SERVICE_URL"),
-            verified_fan=verified_fan_settings(),
-            slack_base_url=get("SLACK_BASE_URL", "https://slack.com/api/"),  # type: ignore[arg-type]
-            topics=Topics(
-                autopilot=get("TOPIC_AUTOPILOT", Topics.autopilot),  # type: ignore[arg-type]
-                rating_calculation=get("TOPIC_RATING_CALCULATION", Topics.rating_calculation),  # type: ignore[arg-type]
+            oltp_db_url=read.required_in_production("OLTP_DB_URL", read.sqlite_in_state("oltp.db")),
+            dw_db_url=read.required_in_production("DW_DB_URL", read.sqlite_in_state("dw.db")),
+            platform_db_url=read.required_in_production(
+                "PLATFORM_DB_URL", read.sqlite_in_state("platform.db")
             ),
+            sensor_interval_seconds=read.integer("SENSOR_INTERVAL_SECONDS", 2),
+            sensor_max_messages=read.integer("SENSOR_MAX_MESSAGES", 5000),
+            sensor_max_seconds=read.number("SENSOR_MAX_SECONDS", 15.0),
+            retry_max_attempts=read.integer("RETRY_MAX_ATTEMPTS", 288),
+            env=kept,
         )
         if settings.kafka_security_protocol.startswith("SASL") and not settings.kafka_sasl_mechanism:
             raise SettingsError("MM_PLATFORM_KAFKA_SASL_MECHANISM is required with a SASL security protocol")
-        if settings.ratings_mode not in ("in_process", "delegated"):
-            raise SettingsError("MM_PLATFORM_RATINGS_MODE must be 'in_process' or 'delegated'")
-        if settings.ratings_mode == "delegated" and not settings.ratings_service_url:
-            raise SettingsError(
-                "MM_PLATFORM_RATINGS_SERVICE_URL is required with MM_PLATFORM_RATINGS_MODE=delegated"
-            )
-        if settings.verified_fan.write_workers < 1:
-            raise SettingsError("MM_PLATFORM_VF_WRITE_WORKERS must be at least 1")
-        if settings.kafka_start_from not in ("earliest", "latest"):
-            raise SettingsError("MM_PLATFORM_KAFKA_START_FROM must be 'earliest' or 'latest'")
         if not 0 < settings.sensor_max_seconds <= 40:
             # Dagster kills a sensor evaluation at 60 s; leave room for the inbox write and the cursor.
             raise SettingsError("MM_PLATFORM_SENSOR_MAX_SECONDS must be in (0, 40]")
+        for kind in sections:
+            settings.section(kind)
         return settings

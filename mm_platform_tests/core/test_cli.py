@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mm_platform.core.cli import main
+from mm_platform.cli import main
 from mm_platform.core.inbox import EventInbox, NewEvent, Status, Verdict
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sql import engine_for
@@ -85,4 +85,4 @@ def test_inbox_lists_by_status_and_replay_requeues(env: dict[str, str], tmp_path
     assert replay.output.strip() == "1 event(s) set to RETRY"
     assert [e.offset for e in inbox.select(statuses=[Status.RETRY])] == [3]
     status = runner.invoke(main, ["stack", "status"], env=env)
-    assert "kafka  up" in status.output and "RETRY=1" in status.output
+    assert "kafka     up" in status.output and "RETRY=1" in status.output

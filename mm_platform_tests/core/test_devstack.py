@@ -14,10 +14,12 @@ from mm_platform.core.devstack import Stack, free_port, port_open, start_tansu, 
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
-from mm_platform.marathon.sample_data import SAMPLE_CODERS, SAMPLE_ROUND_ID
-from mm_platform.marathon.schema import long_comp_result
-from mm_platform.verified_fan.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
-from mm_platform.verified_fan.services import CampaignService, EntryService
+from mm_platform.domains import DOMAINS
+from mm_platform.marathon.dev.sample_data import SAMPLE_CODERS, SAMPLE_ROUND_ID
+from mm_platform.marathon.stores.schema import long_comp_result
+from mm_platform.verified_fan.dev.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
+from mm_platform.verified_fan.settings import VerifiedFanSettings
+from mm_platform.verified_fan.stores.services import CampaignService, EntryService
 
 
 def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_endpoint: str) -> None:
@@ -35,12 +37,12 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
             "MM_PLATFORM_VF_SCORES_STREAM": f"vf-scores-{suffix}",
         }
     )
-    stack = Stack(settings)
+    stack = Stack(settings, DOMAINS)
     started = stack.up()
     try:
         assert set(started) == {"tansu", "standins"}
         check_verified_fan_is_ready(settings)
-        assert stack.status() == {"kafka": True, "aws": True}
+        assert stack.status() == {"kafka": True, "aws": True, "standins": True}
         kafka = KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers)
         assert kafka.partitions("notifications.autopilot.events") == [0, 1, 2]
         with engine_for(settings.oltp_db_url).connect() as conn:
@@ -71,7 +73,7 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
 
 
 def check_verified_fan_is_ready(settings: Settings) -> None:
-    vf, aws = settings.verified_fan, build_aws_resources(settings)
+    vf, aws = settings.section(VerifiedFanSettings), build_aws_resources(settings)
     s3 = aws["s3"].get_client()
     sample = s3.get_object(Bucket=vf.scoring_bucket, Key=SAMPLE_KEY)["Body"].read()
     assert sample == sample_file()

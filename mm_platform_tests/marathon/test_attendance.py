@@ -6,7 +6,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mm_platform.marathon.attendance import Submission, decide_attendance, latest_submissions
+from mm_platform.marathon.rules.attendance import Submission, decide_attendance, latest_submissions
 
 T0 = dt.datetime(2024, 3, 1)
 

@@ -27,8 +27,9 @@ from mm_platform.core.sensors import KafkaCursor
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.marathon.round_ratings import rate_round_in_oltp, rating_input
-from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
+from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
+from mm_platform.marathon.settings import MarathonSettings
+from mm_platform.marathon.stores.round_ratings import rate_round_in_oltp, rating_input
 from mm_platform_tests.conftest import RecordingServer
 from mm_platform_tests.runs import execute_request
 
@@ -111,7 +112,9 @@ def delegated(
 def test_the_service_is_asked_and_its_report_drives_the_dw_loads(
     delegated: Delegated, http_service: RecordingServer
 ) -> None:
-    delegated.kafka.produce(delegated.settings.topics.autopilot, [json.dumps(review_end_event())])
+    delegated.kafka.produce(
+        delegated.settings.section(MarathonSettings).topics.autopilot, [json.dumps(review_end_event())]
+    )
     [request] = delegated.tick("marathon_review_end_sensor").run_requests
     run = execute_request(delegated.defs, delegated.instance, request, "marathon_round_job")
     assert run.success
@@ -136,7 +139,7 @@ def test_the_service_is_asked_and_its_report_drives_the_dw_loads(
         rating_input.create(conn, checkfirst=True)
         rate_round_in_oltp(conn, SAMPLE_ROUND_ID)
     delegated.kafka.produce(
-        delegated.settings.topics.rating_calculation,
+        delegated.settings.section(MarathonSettings).topics.rating_calculation,
         [
             rating_event("RATINGS_CALCULATION", "SUCCESS"),
             rating_event("LOAD_CODERS", "SUCCESS"),
@@ -156,7 +159,9 @@ def test_the_service_is_asked_and_its_report_drives_the_dw_loads(
     [observation] = [e for e in result.asset_events if type(e).__name__ == "AssetObservation"]
     assert observation.partition == "990999" and observation.metadata["status"].value == "FAIL"
 
-    events = delegated.inbox().select(topic=delegated.settings.topics.rating_calculation)
+    events = delegated.inbox().select(
+        topic=delegated.settings.section(MarathonSettings).topics.rating_calculation
+    )
     assert [(e.status, e.reason) for e in events] == [
         (Status.NEW, None),
         (

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from mm_platform.marathon.dw_logic import (
+from mm_platform.marathon.rules.dw_logic import (
     RANK_ACTIVE,
     RANK_OVERALL,
     HistoryEntry,

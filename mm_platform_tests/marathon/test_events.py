@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from mm_platform.marathon.events import EventError, parse_phase_event
-from mm_platform.marathon.sample_data import review_end_event
+from mm_platform.marathon.dev.sample_data import review_end_event
+from mm_platform.marathon.rules.events import EventError, parse_phase_event
 
 
 def test_the_readme_example_is_a_review_end() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from mm_platform.marathon.member_stats import RoundResult, build_member_stats, search_document
+from mm_platform.marathon.rules.member_stats import RoundResult, build_member_stats, search_document
 
 NOW = dt.datetime(2024, 4, 1, 12, 0, 0, 123456)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mm_platform.marathon.ratings import (
+from mm_platform.marathon.rules.ratings import (
     NON_PROVISIONAL,
     OUTPUT_COLUMNS,
     PROVISIONAL,
@@ -21,7 +21,7 @@ from mm_platform.marathon.ratings import (
     rate_pass,
     rate_round,
 )
-from mm_platform.marathon.ratings_loop import erf, normsinv, rate_round_loop
+from mm_platform_tests.marathon.ratings_loop import erf, normsinv, rate_round_loop
 
 # Copied from shared/specs/marathon-golden (made by the unmodified Java reference), so the suite
 # runs from any checkout; MM_PLATFORM_GOLDEN_DIR points the tests at another set of rounds.

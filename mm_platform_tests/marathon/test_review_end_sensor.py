@@ -24,7 +24,7 @@ from mm_platform.core.sensors import INBOX_IDS_TAG, KafkaCursor, inbox_ids_of
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.marathon.sample_data import (
+from mm_platform.marathon.dev.sample_data import (
     NON_MARATHON_PROJECT_ID,
     SAMPLE_PROJECT_ID,
     SAMPLE_ROUND_ID,
@@ -32,7 +32,7 @@ from mm_platform.marathon.sample_data import (
     load_sample_data,
     review_end_event,
 )
-from mm_platform.marathon.schema import ROUND_MAPPING_INFO_TYPE_ID, long_comp_result, project_info
+from mm_platform.marathon.stores.schema import ROUND_MAPPING_INFO_TYPE_ID, long_comp_result, project_info
 from mm_platform_tests.runs import execute_request
 
 SENSOR = "marathon_review_end_sensor"

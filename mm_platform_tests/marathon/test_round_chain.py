@@ -28,13 +28,14 @@ from mm_platform.core.inbox import EventInbox
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.marathon import dw_schema as dw
-from mm_platform.marathon import schema as oltp
-from mm_platform.marathon.demo import seed_demo_round, summary
-from mm_platform.marathon.dw_load import round_coder_ids
-from mm_platform.marathon.ratings import rate_round
-from mm_platform.marathon.sample_data import SAMPLE_ROUND_ID, insert_round, load_sample_data
-from mm_platform.marathon.trace import trace_member
+from mm_platform.marathon.dev.demo import seed_demo_round, summary
+from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, insert_round, load_sample_data
+from mm_platform.marathon.dev.trace import trace_member
+from mm_platform.marathon.rules.ratings import rate_round
+from mm_platform.marathon.settings import MarathonSettings
+from mm_platform.marathon.stores import dw_schema as dw
+from mm_platform.marathon.stores import schema as oltp
+from mm_platform.marathon.stores.dw_load import round_coder_ids
 
 JOB = "marathon_round_job"
 
@@ -85,7 +86,7 @@ class Chain:
     def stats_items(self) -> dict[int, dict]:
         table = boto3.resource(
             "dynamodb", endpoint_url=self.moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS
-        ).Table(self.settings.member_stats_table)
+        ).Table(self.settings.section(MarathonSettings).member_stats_table)
         return {int(i["coderId"]): i for i in table.scan()["Items"]}
 
     def lcr(self, round_id: int = SAMPLE_ROUND_ID) -> dict[int, tuple]:
@@ -298,7 +299,11 @@ def test_a_failure_shows_at_the_asset_that_failed(chain: Chain) -> None:
     inbox = EventInbox(engine_for(chain.settings.platform_db_url))
     inbox.create_schema()
     _, [round_trace] = trace_member(
-        20_000_000, chain.oltp, inbox, chain.instance, chain.settings.topics.autopilot
+        20_000_000,
+        chain.oltp,
+        inbox,
+        chain.instance,
+        chain.settings.section(MarathonSettings).topics.autopilot,
     )
     assert round_trace.problem == f"the latest run {result.run_id[:8]} failed at marathon__member_stats"
     assert [s.verdict for s in round_trace.steps][-2:] == ["missing", "missing"]
@@ -365,7 +370,11 @@ def test_trace_names_the_stale_step_and_the_events(chain: Chain) -> None:
     inbox = EventInbox(engine_for(chain.settings.platform_db_url))
     inbox.create_schema()
     member, rounds = trace_member(
-        20_000_000, chain.oltp, inbox, chain.instance, chain.settings.topics.autopilot
+        20_000_000,
+        chain.oltp,
+        inbox,
+        chain.instance,
+        chain.settings.section(MarathonSettings).topics.autopilot,
     )
     assert member["handle"] == "mm_coder_000"
     [round_trace] = rounds
@@ -374,7 +383,11 @@ def test_trace_names_the_stale_step_and_the_events(chain: Chain) -> None:
     # round_ratings is re-materialized alone: everything after it is now stale
     assert chain.materialize_only("round_ratings").success
     _, [round_trace] = trace_member(
-        20_000_000, chain.oltp, inbox, chain.instance, chain.settings.topics.autopilot
+        20_000_000,
+        chain.oltp,
+        inbox,
+        chain.instance,
+        chain.settings.section(MarathonSettings).topics.autopilot,
     )
     assert [s.verdict for s in round_trace.steps][1:3] == ["ok", "stale"]
     assert round_trace.problem == "dw_coders is stale"

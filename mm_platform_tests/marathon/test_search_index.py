@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from mm_platform.core.sql import engine_for
-from mm_platform.marathon import dw_schema as dw
-from mm_platform.marathon.search_index import MemberSearchIndex, SearchIndexError
+from mm_platform.marathon.stores import dw_schema as dw
+from mm_platform.marathon.stores.search_index import MemberSearchIndex, SearchIndexError
 from mm_platform_tests.conftest import RecordedRequest, RecordingServer
 
 DOCUMENTS = [

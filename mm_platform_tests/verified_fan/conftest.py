@@ -30,8 +30,9 @@ from mm_platform.core.inbox import EventInbox
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.verified_fan.demand_store import DemandTable
-from mm_platform.verified_fan.ledger import Ledger
+from mm_platform.verified_fan.settings import VerifiedFanSettings
+from mm_platform.verified_fan.stores.demand_store import DemandTable
+from mm_platform.verified_fan.stores.ledger import Ledger
 from mm_platform_tests.conftest import RecordedRequest, RecordingServer
 from mm_platform_tests.runs import execute_request
 
@@ -100,7 +101,7 @@ class Flow:
 
     @property
     def vf(self):
-        return self.settings.verified_fan
+        return self.settings.section(VerifiedFanSettings)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
@@ -198,9 +199,12 @@ def make_flow(
     settings = Settings.from_env(env)
     monkeypatch.setenv("MM_PLATFORM_SLACK_TOKEN", "xoxb-test")
     s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
-    s3.create_bucket(Bucket=settings.verified_fan.scoring_bucket)
+    s3.create_bucket(Bucket=settings.section(VerifiedFanSettings).scoring_bucket)
     kinesis = boto3.client("kinesis", endpoint_url=moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
-    for stream in (settings.verified_fan.scores_stream, settings.verified_fan.campaign_data_stream):
+    for stream in (
+        settings.section(VerifiedFanSettings).scores_stream,
+        settings.section(VerifiedFanSettings).campaign_data_stream,
+    ):
         if stream:
             kinesis.create_stream(StreamName=stream, ShardCount=1)
     with instance_for_test() as instance:

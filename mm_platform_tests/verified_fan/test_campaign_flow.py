@@ -15,7 +15,7 @@ import pytest
 from dagster import AssetKey
 
 from mm_platform.core.inbox import Status
-from mm_platform.verified_fan.scoring import Counts
+from mm_platform.verified_fan.rules.scoring import Counts
 from mm_platform_tests.core.test_aws import read_stream
 from mm_platform_tests.verified_fan.conftest import TOUR, Flow, Services, csv_bytes, make_flow, metadata_of
 
@@ -368,7 +368,7 @@ def test_without_streams_configured_nothing_is_published(
 def test_a_campaign_taken_in_slices_gives_the_same_result(
     flow: Flow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mm_platform.verified_fan.records.SLICE_ROWS", 3)
+    monkeypatch.setattr("mm_platform.verified_fan.rules.records.SLICE_ROWS", 3)
     flow.upload("scrubbed/tour.csv", TOUR)
     flow.upload(
         "fanlist/scored/fans.csv", csv_bytes([["c1", f"f{i}", "", "", "0.5", "", "", ""] for i in range(7)])

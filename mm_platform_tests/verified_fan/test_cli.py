@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mm_platform.core.cli import main
+from mm_platform.cli import main
 from mm_platform_tests.verified_fan.conftest import TOUR, Flow
 
 

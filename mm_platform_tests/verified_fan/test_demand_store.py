@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
-from mm_platform.verified_fan.demand_store import CampaignBusyError, DemandTable, LeaseLostError
-from mm_platform.verified_fan.scoring import Counts
+from mm_platform.verified_fan.rules.scoring import Counts
+from mm_platform.verified_fan.stores.demand_store import CampaignBusyError, DemandTable, LeaseLostError
 
 NOW = "2026-11-23T12:00:00"
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mm_platform.verified_fan.records import entry_record, latest_per_member, registrant_fields, rows, slices
-from mm_platform.verified_fan.scoring import SCRUBBED, read_csv, validate
+from mm_platform.verified_fan.rules.records import (
+    entry_record,
+    latest_per_member,
+    registrant_fields,
+    rows,
+    slices,
+)
+from mm_platform.verified_fan.rules.scoring import SCRUBBED, read_csv, validate
 from mm_platform_tests.verified_fan.conftest import TOUR
 
 

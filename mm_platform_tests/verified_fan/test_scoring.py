@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mm_platform.verified_fan.contract import failing_rows
-from mm_platform.verified_fan.scoring import (
+from mm_platform.verified_fan.rules.contract import failing_rows
+from mm_platform.verified_fan.rules.scoring import (
     FANLIST,
     REJECTED,
     SCRUBBED,

@@ -8,7 +8,7 @@ import pytest
 
 from mm_platform.core.services import ServiceError
 from mm_platform.core.slack import SlackError, SlackNotifier
-from mm_platform.verified_fan.services import CampaignService, EntryService
+from mm_platform.verified_fan.stores.services import CampaignService, EntryService
 from mm_platform_tests.conftest import RecordedRequest, RecordingServer
 
 

@@ -1,0 +1,211 @@
+"""Member profile assets, partitioned by round: DynamoDB member stats and the member search index.
+They replace the nightly DW -> DynamoDB cron and the DynamoDB -> Elasticsearch Lambda."""
+
+import datetime as dt
+import time
+from collections import defaultdict
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    ConfigurableResource,
+    MaterializeResult,
+    asset,
+)
+from pydantic import Field
+from sqlalchemy import select
+
+from mm_platform.core.automation import upstream_updates_propagate
+from mm_platform.core.aws import DynamoDBResource
+from mm_platform.core.sql import SqlDatabase, db_now
+from mm_platform.marathon.defs.assets import GROUP, round_id_of
+from mm_platform.marathon.defs.dw_assets import DW_MM_RATINGS, dw_engine, dw_mm_ratings
+from mm_platform.marathon.defs.partitions import rounds_partitions
+from mm_platform.marathon.rules.member_stats import RoundResult, build_member_stats, search_document
+from mm_platform.marathon.stores import dw_schema as dw
+from mm_platform.marathon.stores.schema import MARATHON_RATING_TYPE_ID
+from mm_platform.marathon.stores.search_index import MemberSearchIndex
+from mm_platform.marathon.stores.stats_store import ensure_table, read_items, write_items
+
+MEMBER_STATS = AssetKey(["marathon", "member_stats"])
+
+
+class MemberProfileStore(ConfigurableResource):
+    """Where member profiles are published."""
+
+    stats_table: str = Field(default="mm_platform_member_stats", description="DynamoDB table of member stats")
+    create_stats_table: bool = Field(
+        default=False, description="create the table when missing (embedded stack)"
+    )
+
+
+def _round_members(conn, round_id: int) -> list[int]:
+    lcr = dw.long_comp_result
+    return sorted(r[0] for r in conn.execute(select(lcr.c.coder_id).where(lcr.c.round_id == round_id)))
+
+
+def _items_for(conn, coder_ids: list[int], round_id: int, now: dt.datetime) -> list[dict]:
+    coders = {
+        r.coder_id: dict(r._mapping)
+        for r in conn.execute(select(dw.coder).where(dw.coder.c.coder_id.in_(coder_ids)))
+    }
+    ratings = {
+        r.coder_id: dict(r._mapping)
+        for r in conn.execute(
+            select(dw.algo_rating).where(
+                dw.algo_rating.c.coder_id.in_(coder_ids),
+                dw.algo_rating.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID,
+            )
+        )
+    }
+    ranks: dict[int, dict[int, tuple[int, float]]] = defaultdict(dict)
+    for r in conn.execute(
+        select(dw.coder_rank).where(
+            dw.coder_rank.c.coder_id.in_(coder_ids),
+            dw.coder_rank.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID,
+        )
+    ):
+        ranks[r.coder_id][r.coder_rank_type_id] = (r.rank, r.percentile)
+    results: dict[int, list[RoundResult]] = defaultdict(list)
+    lcr, rnd = dw.long_comp_result, dw.round_
+    for r in conn.execute(
+        select(
+            lcr.c.coder_id,
+            lcr.c.round_id,
+            rnd.c.name,
+            rnd.c.start_date,
+            lcr.c.placed,
+            lcr.c.attended,
+            lcr.c.rated_ind,
+            lcr.c.new_rating,
+            lcr.c.new_vol,
+        )
+        .join(rnd, rnd.c.round_id == lcr.c.round_id)
+        .where(lcr.c.coder_id.in_(coder_ids))
+    ):
+        results[r.coder_id].append(
+            RoundResult(
+                r.round_id,
+                r.name,
+                r.start_date,
+                r.placed,
+                r.attended == "Y",
+                r.rated_ind == 1,
+                r.new_rating,
+                r.new_vol,
+            )
+        )
+    return [
+        build_member_stats(coders[c], ratings.get(c), ranks.get(c, {}), results.get(c, []), round_id, now)
+        for c in coder_ids
+        if c in coders
+    ]
+
+
+@asset(
+    key=MEMBER_STATS,
+    partitions_def=rounds_partitions,
+    group_name=GROUP,
+    deps=[dw_mm_ratings],
+    kinds={"dynamodb"},
+    automation_condition=upstream_updates_propagate(),
+    check_specs=[
+        AssetCheckSpec(
+            "stats_newer_than_dw_load",
+            asset=MEMBER_STATS,
+            description="The round's member stats were written after its DW ratings load.",
+        )
+    ],
+    description=(
+        "One DynamoDB item per member of the round (decision 9.7): rating, volatility, rank and "
+        "percentile, competitions, wins, top-5/top-10 finishes, max/min rating, most recent event and "
+        "rating history, written with batched BatchWriteItem calls."
+    ),
+)
+def member_stats(
+    context: AssetExecutionContext,
+    dw_db: SqlDatabase,
+    dynamodb: DynamoDBResource,
+    member_profiles: MemberProfileStore,
+) -> MaterializeResult:
+    round_id = round_id_of(context)
+    started = time.perf_counter()
+    now = db_now()
+    with dw_engine(dw_db).connect() as conn:
+        members = _round_members(conn, round_id)
+        items = []
+        for start in range(0, len(members), 500):
+            items += _items_for(conn, members[start : start + 500], round_id, now)
+    if member_profiles.create_stats_table:
+        ensure_table(dynamodb.get_client(), member_profiles.stats_table)
+    written = write_items(dynamodb.get_table(member_profiles.stats_table), items)
+    loads = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=DW_MM_RATINGS, asset_partitions=[context.partition_key]), limit=1
+    ).records
+    dw_loaded_at = (
+        dt.datetime.fromtimestamp(loads[0].timestamp, dt.timezone.utc).replace(tzinfo=None) if loads else None
+    )
+    fresh = dw_loaded_at is not None and now >= dw_loaded_at.replace(microsecond=0)
+    return MaterializeResult(
+        metadata={
+            "round_id": round_id,
+            "members": len(members),
+            "items_written": written,
+            "table": member_profiles.stats_table,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="stats_newer_than_dw_load",
+                passed=fresh,
+                metadata={
+                    "stats_written_at": now.isoformat(),
+                    "dw_loaded_at": dw_loaded_at.isoformat() if dw_loaded_at else "never",
+                },
+            )
+        ],
+    )
+
+
+@asset(
+    key=AssetKey(["marathon", "member_search_index"]),
+    partitions_def=rounds_partitions,
+    group_name=GROUP,
+    deps=[member_stats],
+    kinds={"sql"},
+    automation_condition=upstream_updates_propagate(),
+    description=(
+        "The member search documents of the round's members, built from their DynamoDB stats items "
+        "(what the member API's search serves), indexed in OpenSearch/Elasticsearch when configured; "
+        "the embedded default keeps them in the DW table member_search_document."
+    ),
+)
+def member_search_index(
+    context: AssetExecutionContext,
+    dw_db: SqlDatabase,
+    dynamodb: DynamoDBResource,
+    member_profiles: MemberProfileStore,
+    search_index: MemberSearchIndex,
+) -> MaterializeResult:
+    round_id = round_id_of(context)
+    started = time.perf_counter()
+    with dw_engine(dw_db).connect() as conn:
+        members = _round_members(conn, round_id)
+    items = read_items(dynamodb.get_resource(), member_profiles.stats_table, members)
+    documents = [search_document(item) for item in items]
+    indexed = search_index.publish(documents, dw_engine(dw_db))
+    missing = len(members) - len(items)
+    if missing:
+        context.log.warning(f"{missing} member(s) of round {round_id} have no stats item to index")
+    return MaterializeResult(
+        metadata={
+            "round_id": round_id,
+            "documents_indexed": indexed,
+            "target": search_index.target,
+            "members_without_stats": missing,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )

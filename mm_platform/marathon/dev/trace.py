@@ -1,0 +1,120 @@
+"""`mm-platform trace <coder_id>`: why is a member profile what it is (or stale)?
+
+For one member: the rounds they took part in, each round's asset partitions along the chain with
+their materialization times, the inbox events of the round's projects, the published stats item,
+and the first step that is missing, stale (older than its upstream) or failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter
+from sqlalchemy import Engine, select
+
+from mm_platform.core.inbox import EventInbox, InboxEvent
+from mm_platform.marathon.stores import oltp as oltp_queries
+from mm_platform.marathon.stores import schema as oltp
+
+CHAIN = [
+    "long_comp_result_attendance",
+    "round_ratings",
+    "dw_coders",
+    "dw_mm_ratings",
+    "member_stats",
+    "member_search_index",
+]
+
+
+@dataclass
+class StepState:
+    asset: str
+    materialized_at: dt.datetime | None
+    verdict: str  # ok | missing | stale | failed
+
+
+@dataclass
+class RoundTrace:
+    round_id: int
+    attended: str
+    rated: bool
+    old_rating: int | None
+    new_rating: int | None
+    steps: list[StepState] = field(default_factory=list)
+    events: list[InboxEvent] = field(default_factory=list)
+    failed_run: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        if self.failed_run:
+            return self.failed_run
+        for step in self.steps:
+            if step.verdict != "ok":
+                return f"{step.asset} is {step.verdict}"
+        return None
+
+
+def _latest_materialization(instance: DagsterInstance, name: str, partition: str) -> dt.datetime | None:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(["marathon", name]), asset_partitions=[partition]), limit=1
+    ).records
+    return dt.datetime.fromtimestamp(records[0].timestamp, dt.timezone.utc) if records else None
+
+
+def chain_states(instance: DagsterInstance, partition: str) -> list[StepState]:
+    states, upstream = [], None
+    for name in CHAIN:
+        at = _latest_materialization(instance, name, partition)
+        if at is None:
+            verdict = "missing"
+        elif upstream is not None and upstream > at:
+            verdict = "stale"
+        else:
+            verdict = "ok"
+        states.append(StepState(name, at, verdict))
+        upstream = at if at is not None else upstream
+    return states
+
+
+def _last_run_failure(instance: DagsterInstance, partition: str) -> str | None:
+    runs = instance.get_runs(
+        RunsFilter(job_name="marathon_round_job", tags={"dagster/partition": partition}), limit=1
+    )
+    if not runs or runs[0].status != DagsterRunStatus.FAILURE:
+        return None
+    failed_steps = [
+        e.step_key
+        for e in instance.all_logs(runs[0].run_id)
+        if e.dagster_event and e.dagster_event.is_step_failure
+    ]
+    return f"the latest run {runs[0].run_id[:8]} failed at {', '.join(failed_steps) or 'launch'}"
+
+
+def trace_member(
+    coder_id: int, oltp_engine: Engine, inbox: EventInbox, instance: DagsterInstance, topic: str
+) -> tuple[dict[str, Any] | None, list[RoundTrace]]:
+    with oltp_engine.connect() as conn:
+        member = conn.execute(select(oltp.coder).where(oltp.coder.c.coder_id == coder_id)).one_or_none()
+        rows = conn.execute(
+            select(oltp.long_comp_result)
+            .where(oltp.long_comp_result.c.coder_id == coder_id)
+            .order_by(oltp.long_comp_result.c.round_id)
+        ).all()
+        projects = {r.round_id: oltp_queries.projects_of_round(conn, r.round_id) for r in rows}
+    traces = []
+    for r in rows:
+        trace = RoundTrace(
+            r.round_id,
+            r.attended,
+            int(r.rated_ind or 0) == 1,
+            None if r.old_rating is None else int(r.old_rating),
+            None if r.new_rating is None else int(r.new_rating),
+        )
+        trace.steps = chain_states(instance, str(r.round_id))
+        trace.failed_run = _last_run_failure(instance, str(r.round_id))
+        for project_id in projects[r.round_id]:
+            trace.events += inbox.select(topic=topic, entity_key=f"project-{project_id}", limit=50)
+        traces.append(trace)
+    return (None if member is None else dict(member._mapping)), traces
