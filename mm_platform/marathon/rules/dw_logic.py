@@ -80,3 +80,33 @@ def rating_orders(rounds: Iterable[tuple[int, dt.datetime | None, bool]]) -> dic
     orders: dict[int, int | None] = {round_id: None for round_id, _, _ in rounds}
     orders.update({round_id: i + 1 for i, (_, round_id) in enumerate(rated)})
     return orders
+
+
+def reordered_rounds(orders: Mapping[int, int | None], stored_orders: Mapping[int, int | None]) -> list[int]:
+    """Rounds whose rating order differs from the one the DW holds (a new round, a round loaded
+    before an older one, a round now rated or unrated), in the order of `stored_orders`."""
+    return [round_id for round_id, stored in stored_orders.items() if orders[round_id] != stored]
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """Rated rounds whose history and rank snapshots must be rebuilt, and where to start."""
+
+    round_ids: list[int]  # in rating order
+    seed_round_id: int | None  # the rated round just before: its history is the starting point
+
+
+def rounds_to_rebuild(
+    loaded_round_id: int, orders: Mapping[int, int | None], stored_orders: Mapping[int, int | None]
+) -> Rebuild:
+    """The rounds to rebuild when a round is loaded: every rated round from the earliest one whose
+    rating order changed, or from the loaded round if that is earlier. Snapshots depend on every
+    earlier round, so loading an older round after newer ones rebuilds the newer ones too. `orders`
+    are the new rating orders (see rating_orders), `stored_orders` those the DW holds."""
+    in_order = [round_id for _, round_id in sorted((o, r) for r, o in orders.items() if o is not None)]
+    starts = [o for r in reordered_rounds(orders, stored_orders) if (o := orders[r]) is not None]
+    loaded = orders[loaded_round_id]
+    first = min(starts + ([loaded] if loaded is not None else [len(in_order) + 1]))
+    if first > len(in_order):  # an unrated round that moved no rated round
+        return Rebuild(round_ids=[], seed_round_id=None)
+    return Rebuild(round_ids=in_order[first - 1 :], seed_round_id=in_order[first - 2] if first > 1 else None)

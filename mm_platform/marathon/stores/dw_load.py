@@ -23,6 +23,8 @@ from mm_platform.marathon.rules.dw_logic import (
     rank_snapshot,
     rating_id,
     rating_orders,
+    reordered_rounds,
+    rounds_to_rebuild,
 )
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import schema as oltp
@@ -303,26 +305,16 @@ def load_round_ratings(oltp_conn: Connection, dw_conn: Connection, round_id: int
         select(dw.round_.c.round_id, dw.round_.c.start_date, dw.round_.c.rated_ind, dw.round_.c.rating_order)
     ).all()
     orders = rating_orders((r.round_id, r.start_date, r.rated_ind == 1) for r in rounds)
-    changed = [r for r in rounds if orders[r.round_id] != r.rating_order]
-    for r in changed:
-        dw_conn.execute(
-            update(dw.round_)
-            .where(dw.round_.c.round_id == r.round_id)
-            .values(rating_order=orders[r.round_id])
-        )
+    stored_orders = {r.round_id: r.rating_order for r in rounds}
+    for rid in reordered_rounds(orders, stored_orders):
+        dw_conn.execute(update(dw.round_).where(dw.round_.c.round_id == rid).values(rating_order=orders[rid]))
     starts = {r.round_id: r.start_date for r in rounds}
     ordered = sorted((o, rid) for rid, o in orders.items() if o is not None)
-    # rebuild from the earliest round whose position changed, or this round
-    first = min(
-        [orders[r.round_id] for r in changed if orders[r.round_id] is not None]
-        + ([orders[round_id]] if orders[round_id] is not None else [len(ordered) + 1])
-    )
-    rebuilt = 0
-    if first <= len(ordered):
-        previous = _history(dw_conn, ordered[first - 2][1]) if first > 1 else {}
-        for _, rid in ordered[first - 1 :]:
-            previous = _rebuild_round(dw_conn, rid, starts[rid], previous)
-            rebuilt += 1
+    rebuild = rounds_to_rebuild(round_id, orders, stored_orders)
+    previous = _history(dw_conn, rebuild.seed_round_id) if rebuild.seed_round_id is not None else {}
+    for rid in rebuild.round_ids:
+        previous = _rebuild_round(dw_conn, rid, starts[rid], previous)
+    rebuilt = len(rebuild.round_ids)
     if orders[round_id] is None:  # an unrated round: num_ratings as of the latest earlier rated round
         earlier = [
             rid for _, rid in ordered if starts[rid] and starts[round_id] and starts[rid] <= starts[round_id]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
@@ -30,6 +29,14 @@ from sqlalchemy import (
 
 from mm_platform.core.sql import db_now, int_or_none, upsert
 from mm_platform.marathon.rules.ratings import rate_round
+from mm_platform.marathon.rules.round_inputs import (
+    AlgoRatingWrite,
+    CurrentRating,
+    PreRoundRating,
+    algo_rating_write,
+    coders_to_capture,
+    pre_round_ratings,
+)
 from mm_platform.marathon.stores.schema import (
     MARATHON_RATING_TYPE_ID,
     algo_rating,
@@ -71,10 +78,10 @@ def _capture_inputs(conn: Connection, round_id: int, coder_ids: list[int], now: 
     known = {
         r[0] for r in conn.execute(select(rating_input.c.coder_id).where(rating_input.c.round_id == round_id))
     }
-    missing = [c for c in coder_ids if c not in known]
+    missing = coders_to_capture(coder_ids, known)
     if not missing:
         return
-    current: dict[int, Any] = {}
+    current: dict[int, CurrentRating] = {}
     for start in range(0, len(missing), 500):
         rows = conn.execute(
             select(algo_rating).where(
@@ -82,29 +89,35 @@ def _capture_inputs(conn: Connection, round_id: int, coder_ids: list[int], now: 
                 algo_rating.c.coder_id.in_(missing[start : start + 500]),
             )
         )
-        current.update({r.coder_id: r for r in rows})
-    values = []
-    for coder_id in missing:
-        row = current.get(coder_id)
-        if row is not None and int_or_none(row.round_id) == round_id:
-            # rated from this round already by someone else's process: its inputs are unknown
-            raise RuntimeError(
-                f"coder {coder_id}'s rating already comes from round {round_id} but its pre-round "
-                "rating was never captured; restore algo_rating before rating this round"
-            )
-        values.append(
-            {
-                "round_id": round_id,
-                "coder_id": coder_id,
-                "had_rating_row": row is not None,
-                "old_rating": None if row is None else row.rating,
-                "old_vol": None if row is None else row.vol,
-                "old_num_ratings": 0 if row is None else row.num_ratings,
-                "old_rating_round_id": None if row is None else row.round_id,
-                "captured_at": now,
-            }
-        )
+        current.update({r.coder_id: CurrentRating(r.rating, r.vol, r.num_ratings, r.round_id) for r in rows})
+    values = [
+        {
+            "round_id": round_id,
+            "coder_id": p.coder_id,
+            "had_rating_row": p.had_rating_row,
+            "old_rating": p.old_rating,
+            "old_vol": p.old_vol,
+            "old_num_ratings": p.old_num_ratings,
+            "old_rating_round_id": p.old_rating_round_id,
+            "captured_at": now,
+        }
+        for p in pre_round_ratings(round_id, missing, current)
+    ]
     conn.execute(insert(rating_input), values)
+
+
+def _captured_inputs(conn: Connection, round_id: int) -> dict[int, PreRoundRating]:
+    return {
+        r.coder_id: PreRoundRating(
+            coder_id=r.coder_id,
+            had_rating_row=r.had_rating_row,
+            old_rating=r.old_rating,
+            old_vol=r.old_vol,
+            old_num_ratings=r.old_num_ratings,
+            old_rating_round_id=r.old_rating_round_id,
+        )
+        for r in conn.execute(select(rating_input).where(rating_input.c.round_id == round_id))
+    }
 
 
 def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None = None) -> RoundRatingOutcome:
@@ -125,9 +138,7 @@ def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None 
         return outcome
     coder_ids = [r.coder_id for r in attended]
     _capture_inputs(conn, round_id, coder_ids, now)
-    inputs = {
-        r.coder_id: r for r in conn.execute(select(rating_input).where(rating_input.c.round_id == round_id))
-    }
+    inputs = _captured_inputs(conn, round_id)
     frame = pd.DataFrame(
         {
             "coder_id": coder_ids,
@@ -169,11 +180,10 @@ def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None 
                 "b_new_vol": int(row.new_vol) if rated else None,
             }
         )
-        holder = current_round.get(row.coder_id)
-        ours = holder in (None, round_id, int_or_none(snapshot.old_rating_round_id))
-        if not ours:
+        write = algo_rating_write(round_id, rated, current_round.get(row.coder_id), snapshot)
+        if write is AlgoRatingWrite.KEEP_LATER_ROUND:
             outcome.kept_for_later_round.append(row.coder_id)
-        elif rated:
+        elif write is AlgoRatingWrite.NEW_RATING:
             if row.rated_pass == "provisional":
                 outcome.rated_provisional += 1
             else:
@@ -191,21 +201,20 @@ def rate_round_in_oltp(conn: Connection, round_id: int, now: dt.datetime | None 
             )
         else:
             outcome.unrated_single_coder_pass.append(row.coder_id)
-            if holder == round_id:  # an earlier run rated this coder: put the pre-round row back
-                if snapshot.had_rating_row:
-                    restore_rows.append(
-                        {
-                            "coder_id": row.coder_id,
-                            "algo_rating_type_id": MARATHON_RATING_TYPE_ID,
-                            "rating": snapshot.old_rating,
-                            "vol": snapshot.old_vol,
-                            "round_id": snapshot.old_rating_round_id,
-                            "num_ratings": snapshot.old_num_ratings,
-                            "modify_date": now,
-                        }
-                    )
-                else:
-                    remove_rows.append(row.coder_id)
+            if write is AlgoRatingWrite.RESTORE_PRE_ROUND:
+                restore_rows.append(
+                    {
+                        "coder_id": row.coder_id,
+                        "algo_rating_type_id": MARATHON_RATING_TYPE_ID,
+                        "rating": snapshot.old_rating,
+                        "vol": snapshot.old_vol,
+                        "round_id": snapshot.old_rating_round_id,
+                        "num_ratings": snapshot.old_num_ratings,
+                        "modify_date": now,
+                    }
+                )
+            elif write is AlgoRatingWrite.REMOVE:
+                remove_rows.append(row.coder_id)
 
     conn.execute(
         update(long_comp_result)
