@@ -6,10 +6,16 @@ import pandas as pd
 
 from mm_platform.verified_fan.rules.records import (
     entry_record,
+    has_rank0,
     latest_per_member,
+    rank0_count,
+    rank0_rows,
     registrant_fields,
+    rejected_rows,
     rows,
     slices,
+    unknown_campaign_reason,
+    unknown_campaign_refusals,
 )
 from mm_platform.verified_fan.rules.scoring import SCRUBBED, read_csv, validate
 from mm_platform_tests.verified_fan.conftest import TOUR
@@ -62,3 +68,45 @@ def test_destination_shapes() -> None:
         "verdict": "verified",
         "selected": True,
     }
+
+
+def test_only_records_with_a_first_choice_event_go_to_the_entry_service() -> None:
+    frame = staged(TOUR, "tour.csv")
+    records = rows(frame)
+    assert [r["member_key"] for r in rank0_rows(records)] == ["m1", "m3", "g5"]  # m2 named no event
+    assert not has_rank0({"rank0_event": None}) and not has_rank0({"rank0_event": ""})
+    assert has_rank0({"rank0_event": "ev1"})
+    # the vectorised count agrees with the per-record rule
+    assert rank0_count(frame) == len(rank0_rows(records)) == 3
+    assert rank0_count(latest_per_member([])) == 0  # no records: not even a rank0_event column
+
+
+def test_every_record_of_a_campaign_the_campaign_service_does_not_know_is_refused() -> None:
+    records = rows(staged(TOUR, "tour.csv"))
+    reason = "campaign c1 is unknown to the campaign service"
+    assert unknown_campaign_reason("c1") == reason
+    assert unknown_campaign_refusals("c1", None, records) == [
+        ("m1", reason),
+        ("m2", reason),
+        ("m3", reason),
+        ("g5", reason),
+    ]
+    assert unknown_campaign_refusals("c1", {"id": "c1"}, records) == []
+    assert unknown_campaign_refusals("c1", {}, records) == []  # known, whatever its properties
+
+
+def test_refused_records_are_traced_back_to_their_file_and_line() -> None:
+    records = rows(staged(TOUR, "tour.csv"))
+    assert rejected_rows(records, [("m3", "too big")], "scrubbed", "dynamodb") == [
+        {
+            "file_ref": "tour.csv@etag@t",
+            "object_key": "tour.csv",
+            "kind": "scrubbed",
+            "line": 4,  # the higher-scored of m3's two rows
+            "campaign_id": "c1",
+            "member_key": "m3",
+            "stage": "dynamodb",
+            "reason": "too big",
+        }
+    ]
+    assert rejected_rows(records, [], "scrubbed", "dynamodb") == []

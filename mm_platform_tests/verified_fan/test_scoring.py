@@ -15,12 +15,17 @@ from mm_platform.verified_fan.rules.scoring import (
     REJECTED,
     SCRUBBED,
     VERIFIED,
+    ZERO,
+    Counts,
     FileError,
     MemberState,
+    contribution,
     count_delta,
     event_list,
+    member_state,
     read_csv,
     recount,
+    total,
     validate,
 )
 
@@ -181,6 +186,25 @@ def test_a_missing_required_column_fails_the_file() -> None:
 )
 def test_count_deltas_follow_the_business_rules(old, new, delta) -> None:
     assert count_delta(old, new) == delta
+
+
+def test_a_member_counts_by_its_verdict_and_selection_only() -> None:
+    assert contribution(MemberState(VERIFIED, True)) == Counts(1, 0, 1)
+    assert contribution(MemberState(REJECTED, False)) == Counts(0, 1, 0)
+    assert contribution(MemberState(None, True)) == Counts(0, 0, 1)  # a fanlist-like row: no verdict
+    assert contribution(None) == ZERO
+    stored = {"verdict": "verified", "selected": True, "score": 0.9, "file": "a.csv"}
+    assert member_state(stored) == MemberState(VERIFIED, True)
+    assert member_state({"verdict": "", "PK": "campaign:c1"}) == MemberState(None, False)
+    assert member_state(None) is None
+
+
+def test_counts_add_up_and_a_recount_counts_every_member_once() -> None:
+    assert total([]) == ZERO
+    assert total([Counts(1, 0, 1), Counts(0, 1, 0), Counts(-1, 0, 0)]) == Counts(0, 1, 1)
+    members = [MemberState(VERIFIED, True), MemberState(REJECTED, True), MemberState(VERIFIED, False), None]
+    assert recount(members) == Counts(2, 1, 2)
+    assert recount(iter(members)) == recount(members)  # any iterable: a store streams its items
 
 
 states = st.one_of(

@@ -2,15 +2,16 @@
 
 Each asset takes the campaign's staged parts that are due for its step (see `ledger`), does its
 step for all of them at once — their records merged in upload order, the latest file winning — and
-marks the step done. A run launched for a new file therefore also finishes whatever a failed run
-left, and any of these assets can be materialized on its own from the UI.
+marks the step done once that work succeeded (`steps.due_step`). A run launched for a new file
+therefore also finishes whatever a failed run left, and any of these assets can be materialized on
+its own from the UI.
 """
 
 import datetime as dt
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -35,10 +36,12 @@ from mm_platform.verified_fan.rules.contract import FANLIST_SCHEMA, SCRUBBED_SCH
 from mm_platform.verified_fan.rules.records import (
     entry_record,
     fanlist_fields,
-    latest_per_member,
+    rank0_count,
+    rank0_rows,
     registrant_fields,
     score_record,
-    slices,
+    unknown_campaign_reason,
+    unknown_campaign_refusals,
 )
 from mm_platform.verified_fan.rules.report import verdict_message
 from mm_platform.verified_fan.rules.scoring import FANLIST, SCRUBBED, ZERO
@@ -46,7 +49,7 @@ from mm_platform.verified_fan.stores.demand_store import SLACK_COUNTS_SK, Demand
 from mm_platform.verified_fan.stores.ledger import APPLIED_AT, ENTRY_SCORED, PUBLISHED, Ledger, Part
 from mm_platform.verified_fan.stores.resources import VerifiedFanStore, run_alive
 from mm_platform.verified_fan.stores.services import CampaignService, EntryService
-from mm_platform.verified_fan.stores.staging import get_part
+from mm_platform.verified_fan.stores.steps import DueStep, due_step
 
 REGISTRANTS_JOB = "verified_fan_registrants_job"
 FANLIST_JOB = "verified_fan_fanlist_job"
@@ -73,15 +76,19 @@ def now_text() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def load_records(s3: Any, parts: list[Part]) -> pd.DataFrame:
-    """The parts (in upload order) as one normalized record per member, the latest file winning."""
-    frames = []
-    for part in parts:
-        frame = get_part(s3, part.staged_uri)
-        frame["file_ref"] = part.file_ref
-        frame["object_key"] = part.object_key
-        frames.append(frame)
-    return latest_per_member(frames)
+def due_parts(
+    context: AssetExecutionContext,
+    platform_db: SqlDatabase,
+    s3: S3Resource,
+    kind: str,
+    step: str,
+    after: str | None = None,
+) -> AbstractContextManager[DueStep]:
+    """The partition's parts due for `step`, marked done by this run when the asset's work succeeded."""
+    ledger = Ledger(platform_db.get_engine())
+    return due_step(
+        ledger, s3.get_client(), context.partition_key, kind, step, run_owner(context), after=after
+    )
 
 
 def input_counts(parts: list[Part], records: int) -> dict[str, int]:
@@ -97,23 +104,6 @@ def input_counts(parts: list[Part], records: int) -> dict[str, int]:
 
 def _files(parts: list[Part]) -> MetadataValue:
     return MetadataValue.text(", ".join(dict.fromkeys(p.object_key for p in parts)) or "none pending")
-
-
-def _rejects_of(records: list[dict[str, Any]], refused: list[tuple[str, str]], kind: str, stage: str) -> list:
-    by_key = {r["member_key"]: r for r in records}
-    return [
-        {
-            "file_ref": by_key[key]["file_ref"],
-            "object_key": by_key[key]["object_key"],
-            "kind": kind,
-            "line": int(by_key[key]["line"]),
-            "campaign_id": by_key[key]["campaign_id"],
-            "member_key": key,
-            "stage": stage,
-            "reason": reason,
-        }
-        for key, reason in refused
-    ]
 
 
 def _stream(
@@ -145,24 +135,20 @@ def scored_registrants(
     platform_db: SqlDatabase,
     verified_fan: VerifiedFanStore,
 ) -> MaterializeResult:
-    campaign = context.partition_key
-    ledger = Ledger(platform_db.get_engine())
-    parts = ledger.due(campaign, SCRUBBED, PUBLISHED)
-    records = load_records(s3.get_client(), parts)
-    published = (score_record(r) for chunk in slices(records) for r in chunk)
-    stream = _stream(kinesis, verified_fan.scores_stream, published, "memberId")
-    if stream.failed:
-        context.log.warning(
-            f"{stream.failed} record(s) could not be published to {verified_fan.scores_stream}"
-        )
-    ledger.mark([p.id for p in parts], PUBLISHED, run_owner(context))
+    with due_parts(context, platform_db, s3, SCRUBBED, PUBLISHED) as work:
+        published = (score_record(r) for chunk in work.slices() for r in chunk)
+        stream = _stream(kinesis, verified_fan.scores_stream, published, "memberId")
+        if stream.failed:
+            context.log.warning(
+                f"{stream.failed} record(s) could not be published to {verified_fan.scores_stream}"
+            )
     return MaterializeResult(
         metadata={
-            **input_counts(parts, len(records)),
-            "out": len(records),
+            **input_counts(work.parts, len(work.records)),
+            "out": len(work.records),
             "failed": stream.failed,
-            "rank0": int(records["rank0_event"].notna().sum()) if len(records) else 0,
-            "files": _files(parts),
+            "rank0": rank0_count(work.records),
+            "files": _files(work.parts),
             "scores_stream": MetadataValue.json(
                 {"stream": verified_fan.scores_stream or "not configured", **stream.as_metadata()}
             ),
@@ -190,27 +176,27 @@ def demand_registrations(
     platform_db: SqlDatabase,
     verified_fan: VerifiedFanStore,
 ) -> MaterializeResult:
-    campaign, owner = context.partition_key, run_owner(context)
-    ledger = Ledger(platform_db.get_engine())
-    parts = ledger.due(campaign, SCRUBBED, APPLIED_AT, after=PUBLISHED)
-    demand, stats = verified_fan.demand(dynamodb), WriteStats()
-    for data in slices(load_records(s3.get_client(), parts)):
-        written = demand.write_members(
-            campaign,
-            [(r["member_key"], registrant_fields(r)) for r in data],
-            writer=owner,
-            now=now_text(),
-            holder_alive=run_alive(context.instance),
-        )
-        if written.failed:
-            ledger.record_rejects(_rejects_of(data, written.failed, SCRUBBED, "dynamodb"))
-        stats.add(written)
-        stats.repaired_from = stats.repaired_from or written.repaired_from
-    if stats.failed:
-        context.log.warning(f"DynamoDB refused {len(stats.failed)} member(s); see `mm-platform vf rejects`")
-    if stats.repaired_from is not None:
-        context.log.warning(f"a run that died left campaign {campaign}'s counts unsettled: recounted them")
-    ledger.mark([p.id for p in parts], APPLIED_AT, owner)
+    with due_parts(context, platform_db, s3, SCRUBBED, APPLIED_AT, after=PUBLISHED) as work:
+        demand, stats = verified_fan.demand(dynamodb), WriteStats()
+        for data in work.slices():
+            written = demand.write_members(
+                work.campaign_id,
+                [(r["member_key"], registrant_fields(r)) for r in data],
+                writer=work.owner,
+                now=now_text(),
+                holder_alive=run_alive(context.instance),
+            )
+            work.refuse(data, written.failed, "dynamodb")
+            stats.add(written)
+            stats.repaired_from = stats.repaired_from or written.repaired_from
+        if stats.failed:
+            context.log.warning(
+                f"DynamoDB refused {len(stats.failed)} member(s); see `mm-platform vf rejects`"
+            )
+        if stats.repaired_from is not None:
+            context.log.warning(
+                f"a run that died left campaign {work.campaign_id}'s counts unsettled: recounted them"
+            )
     return MaterializeResult(
         metadata={
             "in": stats.records,
@@ -218,13 +204,13 @@ def demand_registrations(
             "created": stats.created,
             "updated": stats.updated,
             "unchanged": stats.unchanged,
-            "invalid": sum(p.invalid for p in parts),
+            "invalid": sum(p.invalid for p in work.parts),
             "failed": len(stats.failed),
             "count_change": MetadataValue.json(stats.delta.as_dict()),
             "counts_recounted_from": MetadataValue.json(
                 stats.repaired_from.as_dict() if stats.repaired_from else None
             ),
-            "files": _files(parts),
+            "files": _files(work.parts),
         }
     )
 
@@ -244,30 +230,26 @@ def demand_registrations(
 def entry_scoring(
     context: AssetExecutionContext, s3: S3Resource, platform_db: SqlDatabase, entry_service: EntryService
 ) -> MaterializeResult:
-    campaign = context.partition_key
-    ledger = Ledger(platform_db.get_engine())
-    parts = ledger.due(campaign, SCRUBBED, ENTRY_SCORED, after=PUBLISHED)
-    records = load_records(s3.get_client(), parts)
     answers, sent = [], 0
-    for data in slices(records):
-        rank0 = [entry_record(r) for r in data if r["rank0_event"]]
-        sent += len(rank0)
-        answers += [
-            entry_service.post_scoring(campaign, rank0[start : start + ENTRY_BATCH])
-            for start in range(0, len(rank0), ENTRY_BATCH)
-        ]
-    totals = {
-        name: sum(int(a.get(name, 0)) for a in answers if isinstance(a.get(name, 0), int | float))
-        for name in ("scoring", "inserted", "entries", "updated", "found")
-    }
-    ledger.mark([p.id for p in parts], ENTRY_SCORED, run_owner(context))
+    with due_parts(context, platform_db, s3, SCRUBBED, ENTRY_SCORED, after=PUBLISHED) as work:
+        for data in work.slices():
+            rank0 = [entry_record(r) for r in rank0_rows(data)]
+            sent += len(rank0)
+            answers += [
+                entry_service.post_scoring(work.campaign_id, rank0[start : start + ENTRY_BATCH])
+                for start in range(0, len(rank0), ENTRY_BATCH)
+            ]
+        totals = {
+            name: sum(int(a.get(name, 0)) for a in answers if isinstance(a.get(name, 0), int | float))
+            for name in ("scoring", "inserted", "entries", "updated", "found")
+        }
     return MaterializeResult(
         metadata={
-            "records": len(records),
+            "records": len(work.records),
             "input": sent,
             **totals,
             "calls": len(answers),
-            "files": _files(parts),
+            "files": _files(work.parts),
         }
     )
 
@@ -295,33 +277,26 @@ def fanlist_scores(
     campaign_service: CampaignService,
     verified_fan: VerifiedFanStore,
 ) -> MaterializeResult:
-    campaign, owner = context.partition_key, run_owner(context)
-    ledger = Ledger(platform_db.get_engine())
-    parts = ledger.due(campaign, FANLIST, APPLIED_AT)
-    records = load_records(s3.get_client(), parts)
-    properties = campaign_service.find(campaign) if len(records) else None
-    demand, stats, stream, rejected = verified_fan.demand(dynamodb), WriteStats(), StreamStats(), 0
-    for data in slices(records):
-        if properties is None:
-            reason = f"campaign {campaign} is unknown to the campaign service"
-            refused = [(r["member_key"], reason) for r in data]
-            ledger.record_rejects(_rejects_of(data, refused, FANLIST, "campaign-service"))
-            rejected += len(data)
-            continue
-        entries = [(r["member_key"], fanlist_fields(r, properties)) for r in data]
-        written = demand.write_fanlist(campaign, entries, now=now_text())
-        if written.failed:
-            ledger.record_rejects(_rejects_of(data, written.failed, FANLIST, "dynamodb"))
-        stats.add(written)
-        failed = {key for key, _ in written.failed}
-        saved = [{"identifier": key, **fields} for key, fields in entries if key not in failed]
-        stream.add(_stream(kinesis, verified_fan.campaign_data_stream, saved, "identifier"))
-    if rejected:
-        context.log.warning(
-            f"campaign {campaign} is unknown to the campaign service: {rejected} record(s) refused"
-        )
-    ledger.mark([p.id for p in parts], APPLIED_AT, owner)
-    counts = input_counts(parts, len(records))
+    with due_parts(context, platform_db, s3, FANLIST, APPLIED_AT) as work:
+        campaign, records = work.campaign_id, work.records
+        properties = campaign_service.find(campaign) if len(records) else None
+        demand, stats, stream, rejected = verified_fan.demand(dynamodb), WriteStats(), StreamStats(), 0
+        for data in work.slices():
+            unknown = unknown_campaign_refusals(campaign, properties, data)
+            if unknown:  # slices are never empty: an unknown campaign's are refused whole
+                work.refuse(data, unknown, "campaign-service")
+                rejected += len(unknown)
+                continue
+            entries = [(r["member_key"], fanlist_fields(r, properties)) for r in data]
+            written = demand.write_fanlist(campaign, entries, now=now_text())
+            work.refuse(data, written.failed, "dynamodb")
+            stats.add(written)
+            failed = {key for key, _ in written.failed}
+            saved = [{"identifier": key, **fields} for key, fields in entries if key not in failed]
+            stream.add(_stream(kinesis, verified_fan.campaign_data_stream, saved, "identifier"))
+        if rejected:
+            context.log.warning(f"{unknown_campaign_reason(campaign)}: {rejected} record(s) refused")
+    counts = input_counts(work.parts, len(records))
     return MaterializeResult(
         metadata={
             "input": MetadataValue.json(
@@ -346,7 +321,7 @@ def fanlist_scores(
             "stream": MetadataValue.json(
                 {"stream": verified_fan.campaign_data_stream or "not configured", **stream.as_metadata()}
             ),
-            "files": _files(parts),
+            "files": _files(work.parts),
         }
     )
 

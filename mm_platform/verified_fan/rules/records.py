@@ -7,7 +7,7 @@ rank0_event, line. Loading adds file_ref and object_key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -94,3 +94,55 @@ def entry_record(row: dict[str, Any]) -> dict[str, Any]:
         "verdict": row["verdict"],
         "selected": bool(row["selected"]),
     }
+
+
+def has_rank0(row: Mapping[str, Any]) -> bool:
+    """Only a record with a first-choice (rank-0) event goes to the Entry Service."""
+    return bool(row["rank0_event"])
+
+
+def rank0_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records the Entry Service scores."""
+    return [r for r in rows if has_rank0(r)]
+
+
+def rank0_count(frame: pd.DataFrame) -> int:
+    """How many of the frame's records have a rank-0 event. Vectorised: `validate` leaves no empty
+    event (None instead), so "not missing" is the same test as `has_rank0`."""
+    return int(frame["rank0_event"].notna().sum()) if len(frame) else 0
+
+
+def unknown_campaign_reason(campaign_id: str) -> str:
+    return f"campaign {campaign_id} is unknown to the campaign service"
+
+
+def unknown_campaign_refusals(
+    campaign_id: str, properties: Mapping[str, Any] | None, records: Iterable[Mapping[str, Any]]
+) -> list[tuple[str, str]]:
+    """(member key, reason) of every record refused because the Campaign Service does not know the
+    campaign (`properties` None): a fanlist entry is saved with its campaign's properties or not at all."""
+    if properties is not None:
+        return []
+    reason = unknown_campaign_reason(campaign_id)
+    return [(r["member_key"], reason) for r in records]
+
+
+def rejected_rows(
+    records: Iterable[Mapping[str, Any]], refused: Iterable[tuple[str, str]], kind: str, stage: str
+) -> list[dict[str, Any]]:
+    """The ledger's rows for records refused at `stage`: (member key, reason) traced back to the file
+    and line the record came from."""
+    by_key = {r["member_key"]: r for r in records}
+    return [
+        {
+            "file_ref": by_key[key]["file_ref"],
+            "object_key": by_key[key]["object_key"],
+            "kind": kind,
+            "line": int(by_key[key]["line"]),
+            "campaign_id": by_key[key]["campaign_id"],
+            "member_key": key,
+            "stage": stage,
+            "reason": reason,
+        }
+        for key, reason in refused
+    ]

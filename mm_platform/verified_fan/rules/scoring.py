@@ -1,5 +1,5 @@
 """Verified Fan scored files: parse, validate, rank, deduplicate and normalize (spec "Inputs" and
-assets 1, 4), and the count deltas of asset 5. Pure: pandas and numpy, no Dagster, no I/O.
+assets 1, 4), and what a member counts for asset 5. Pure: pandas and numpy, no Dagster, no I/O.
 
 Everything is vectorised with Arrow compute kernels: a 1,000,000-row file goes through in seconds.
 """
@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -218,22 +219,36 @@ class MemberState:
     selected: bool
 
 
-def count_delta(old: MemberState | None, new: MemberState | None) -> tuple[int, int, int]:
+def member_state(fields: Mapping[str, Any] | None) -> MemberState | None:
+    """What counts of a member's stored fields (None: no item); every other field counts nothing."""
+    if fields is None:
+        return None
+    return MemberState(fields.get("verdict") or None, bool(fields.get("selected", False)))
+
+
+def contribution(state: MemberState | None) -> Counts:
+    """What one member adds to its campaign's counts: the one place that says what counts as
+    verified, rejected and selected (None: no member, nothing counted)."""
+    if state is None:
+        return ZERO
+    return Counts(int(state.verdict == VERIFIED), int(state.verdict == REJECTED), int(state.selected))
+
+
+def total(counts: Iterable[Counts]) -> Counts:
+    """The sum of counts, one pass and no list: a recount goes over every member of a campaign."""
+    verified = rejected = selected = 0
+    for v, r, s in counts:
+        verified, rejected, selected = verified + v, rejected + r, selected + s
+    return Counts(verified, rejected, selected)
+
+
+def count_delta(old: MemberState | None, new: MemberState | None) -> Counts:
     """(verified, rejected, selected) change when a member's stored state goes from `old` to `new`
     (None: no row). Applying the deltas of every write keeps the counts equal to a recount."""
-
-    def vector(state: MemberState | None) -> tuple[int, int, int]:
-        if state is None:
-            return (0, 0, 0)
-        return (int(state.verdict == VERIFIED), int(state.verdict == REJECTED), int(state.selected))
-
-    before, after = vector(old), vector(new)
-    return (after[0] - before[0], after[1] - before[1], after[2] - before[2])
+    before, after = contribution(old), contribution(new)
+    return Counts(*(a - b for a, b in zip(after, before, strict=True)))
 
 
-def recount(states: list[MemberState]) -> Counts:
-    return Counts(
-        sum(1 for s in states if s.verdict == VERIFIED),
-        sum(1 for s in states if s.verdict == REJECTED),
-        sum(1 for s in states if s.selected),
-    )
+def recount(states: Iterable[MemberState | None]) -> Counts:
+    """The counts of a campaign whose members are in these states."""
+    return total(contribution(state) for state in states)

@@ -16,7 +16,7 @@ load quadratic on the embedded stack (13 items/s at 5,000 members).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,7 +25,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from mm_platform.verified_fan.rules.scoring import ZERO, Counts, MemberState, count_delta
+from mm_platform.verified_fan.rules.scoring import ZERO, Counts, count_delta, member_state, total
+from mm_platform.verified_fan.rules.scoring import recount as recount_states
 
 COUNTS_SK = "meta:counts"
 SLACK_COUNTS_SK = "meta:slack:counts"
@@ -75,17 +76,11 @@ class WriteStats:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.failed += other.failed
-        self.delta = Counts(*(a + b for a, b in zip(self.delta, other.delta, strict=True)))
+        self.delta = total([self.delta, other.delta])
 
 
 def _plain(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserialize(v) for k, v in raw.items()}
-
-
-def _state_of(fields: dict[str, Any] | None) -> MemberState | None:
-    if fields is None:
-        return None
-    return MemberState(fields.get("verdict") or None, bool(fields.get("selected", False)))
 
 
 def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -268,8 +263,9 @@ class DemandTable:
 
         def write_chunk(chunk: Sequence[tuple[str, dict[str, Any]]]) -> WriteStats:
             stats, written = self._upsert_chunk(chunk, lambda key: (pk, member_sk(key)), now)
-            deltas = [count_delta(_state_of(before), _state_of(fields)) for before, fields in written]
-            stats.delta = Counts(*(sum(column) for column in zip(*deltas, strict=True))) if deltas else ZERO
+            stats.delta = total(
+                count_delta(member_state(before), member_state(fields)) for before, fields in written
+            )
             self._add_counts(campaign_id, lease, stats.delta, now)
             return stats
 
@@ -417,8 +413,11 @@ class DemandTable:
         return None if item is None else _counts_of(item)
 
     def recount(self, campaign_id: str) -> Counts:
-        """Count the campaign's member items (a Query over its partition, `meta:` rows excluded)."""
-        verified = rejected = selected = 0
+        """Count the campaign's member items by the same rule as the writes' count changes."""
+        return recount_states(member_state(_plain(raw)) for raw in self._member_items(campaign_id))
+
+    def _member_items(self, campaign_id: str) -> Iterator[dict[str, Any]]:
+        """The campaign's member items, verdict and selected only (a Query, `meta:` rows excluded)."""
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :member)",
@@ -431,13 +430,9 @@ class DemandTable:
         }
         while True:
             page = self.client.query(**kwargs)
-            for raw in page.get("Items", []):
-                verdict = raw.get("verdict", {}).get("S")
-                verified += verdict == "verified"
-                rejected += verdict == "rejected"
-                selected += bool(raw.get("selected", {}).get("BOOL", False))
+            yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return Counts(verified, rejected, selected)
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def member(self, campaign_id: str, member_key: str) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from mm_platform.core.s3_sensor import S3Object
+from mm_platform.verified_fan.rules.records import rank0_count
 from mm_platform.verified_fan.rules.scoring import FANLIST, SCRUBBED, FileError, read_csv, validate
 from mm_platform.verified_fan.stores.ledger import Ledger, Part
 from mm_platform.verified_fan.stores.staging import part_key, put_part
@@ -120,7 +121,7 @@ def stage_file(
                 "invalid": invalid,
                 "duplicates": valid_rows - len(records),
                 "records": len(records),
-                "rank0": int(records["rank0_event"].notna().sum()),
+                "rank0": rank0_count(records),
             }
         )
     outcome.parts = ledger.replace_parts(obj.ref, parts)

@@ -1,0 +1,66 @@
+"""One step of a campaign's flow over its staged parts: take the parts due for the step, merge their
+records, let the caller do the work, and mark the parts done only when that work succeeded — a
+failure leaves them due for the next run (see `ledger`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from mm_platform.verified_fan.rules.records import latest_per_member, rejected_rows, slices
+from mm_platform.verified_fan.stores.ledger import Ledger, Part
+from mm_platform.verified_fan.stores.staging import get_part
+
+
+def load_records(s3: Any, parts: list[Part]) -> pd.DataFrame:
+    """The parts (in upload order) as one normalized record per member, the latest file winning."""
+    frames = []
+    for part in parts:
+        frame = get_part(s3, part.staged_uri)
+        frame["file_ref"] = part.file_ref
+        frame["object_key"] = part.object_key
+        frames.append(frame)
+    return latest_per_member(frames)
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """The work of one step: the campaign's parts due for it and their records, merged."""
+
+    ledger: Ledger
+    campaign_id: str
+    kind: str
+    owner: str  # the run that does the step
+    parts: list[Part]
+    records: pd.DataFrame
+
+    def slices(self) -> Iterator[list[dict[str, Any]]]:
+        """The records a slice at a time (see `records.slices`)."""
+        return slices(self.records)
+
+    def refuse(self, records: list[dict[str, Any]], refused: list[tuple[str, str]], stage: str) -> None:
+        """Keep the (member key, reason) pairs refused at `stage` in the ledger, with file and line."""
+        if refused:
+            self.ledger.record_rejects(rejected_rows(records, refused, self.kind, stage))
+
+
+@contextmanager
+def due_step(
+    ledger: Ledger,
+    s3: Any,
+    campaign_id: str,
+    kind: str,
+    step: str,
+    owner: str,
+    *,
+    after: str | None = None,
+) -> Iterator[DueStep]:
+    """The campaign's parts of `kind` due for `step` (and done with `after`), marked done by `owner`
+    when the block exits without an error; an error leaves them due."""
+    parts = ledger.due(campaign_id, kind, step, after=after)
+    yield DueStep(ledger, campaign_id, kind, owner, parts, load_records(s3, parts))
+    ledger.mark([p.id for p in parts], step, owner)
