@@ -191,3 +191,21 @@ def test_dg_checks_the_project() -> None:
         "marathon/member_stats",
         "verified_fan/verdict_report",
     }
+
+
+def test_constraints_pin_only_what_the_project_installs() -> None:
+    """Every pin is a requirement of setup.py or of one of them (a stale pin misleads upgrades)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    pinned = [
+        line.split("==")[0].strip()
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    missing = []
+    for name in pinned:
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            missing.append(name)
+    assert not missing, f"pinned but not installed: {missing}"
