@@ -6,9 +6,10 @@ The environment (embedded stack or production) changes only what is bound here, 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from dagster import Definitions, in_process_executor
+from dagster import BetaWarning, Definitions, in_process_executor
 
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.inbox import InboxResource
@@ -17,6 +18,13 @@ from mm_platform.core.sensors import make_inbox_outcome_sensors
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import SqlDatabase
 from mm_platform.domains import DOMAINS, load_settings
+
+
+# Dagster itself re-creates every job-targeted sensor with `owners=[]` while resolving the code
+# location (SensorDefinition.with_attributes), which warns that `owners` is beta; we set no owners.
+warnings.filterwarnings(
+    "ignore", message="Parameter `owners` of initializer `SensorDefinition.__init__`", category=BetaWarning
+)
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:

@@ -3,6 +3,10 @@ change of lineage, to be reviewed)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -10,6 +14,7 @@ from dagster import AssetKey, instance_for_test
 
 from mm_platform.core.settings import Settings
 from mm_platform.definitions import build_definitions
+from mm_platform.domains import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,3 +129,83 @@ def test_workspace_loads_the_module_that_defines_defs() -> None:
     import mm_platform.definitions as module
 
     assert getattr(module, target["python_module"]["attribute"]) is not None
+
+
+def catalog(settings_env: dict[str, str]):
+    defs = build_definitions(load_settings(settings_env))
+    with instance_for_test():
+        return defs.get_repository_def().asset_graph
+
+
+def test_every_asset_names_its_owner_domain_and_code_version(tmp_path: Path) -> None:
+    graph = catalog({"MM_PLATFORM_STATE_DIR": str(tmp_path)})
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        domain = key.path[0]
+        assert node.owners, key
+        assert node.tags.get("domain") == domain, key
+        assert node.kinds, key
+        if node.is_materializable:
+            assert node.code_version, key
+    stats = graph.get(AssetKey(["marathon", "member_stats"]))
+    columns = [c.name for c in stats.metadata["dagster/column_schema"].schema.columns]
+    assert columns[0] == "coderId" and "marathon.ratingHistory" in columns
+    [stats_check] = [k for k in graph.asset_check_keys if k.name == "stats_newer_than_dw_load"]
+    assert graph.get_check_spec(stats_check).blocking  # the search index never indexes stale stats
+
+
+def test_the_search_index_kind_says_where_documents_go(tmp_path: Path) -> None:
+    key = AssetKey(["marathon", "member_search_index"])
+    embedded = catalog({"MM_PLATFORM_STATE_DIR": str(tmp_path)})
+    assert embedded.get(key).kinds == {"sql"}
+    opensearch = catalog(
+        {"MM_PLATFORM_STATE_DIR": str(tmp_path), "MM_PLATFORM_SEARCH_URL": "https://search:9200"}
+    )
+    assert opensearch.get(key).kinds == {"opensearch"}
+
+
+def test_loading_the_code_location_warns_of_nothing(tmp_path: Path) -> None:
+    """No DeprecationWarning, BetaWarning or PreviewWarning: each would be shown on every `make dev`."""
+    script = (
+        "import warnings, dagster\n"
+        "for category in (DeprecationWarning, dagster.BetaWarning, dagster.PreviewWarning):\n"
+        "    warnings.simplefilter('error', category)\n"
+        "from mm_platform.definitions import defs\n"
+        "with dagster.instance_for_test():\n"
+        "    defs.get_repository_def()\n"
+    )
+    env = {**os.environ, "MM_PLATFORM_STATE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_dg_checks_the_project() -> None:
+    dg = Path(sys.executable).with_name("dg")
+    for command in (["check", "defs"], ["list", "defs", "--json"]):
+        done = subprocess.run([str(dg), *command], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    listed = json.loads(done.stdout)
+    assert {a["asset_key"] for a in listed["assets"]} >= {
+        "marathon/member_stats",
+        "verified_fan/verdict_report",
+    }
+
+
+def test_constraints_pin_only_what_the_project_installs() -> None:
+    """Every pin is a requirement of setup.py or of one of them (a stale pin misleads upgrades)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    pinned = [
+        line.split("==")[0].strip()
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    missing = []
+    for name in pinned:
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            missing.append(name)
+    assert not missing, f"pinned but not installed: {missing}"

@@ -8,13 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from mm_platform.core.cli_common import inbox_of, kafka_of, load_settings
-from mm_platform.core.devstack import REPO_ROOT, Stack, dev_environment
+from mm_platform.core.devconsole import InboxFollower, relay_output
+from mm_platform.core.devstack import DAGSTER, REPO_ROOT, Stack, dev_environment
 from mm_platform.core.domain import Domain
 from mm_platform.core.inbox import Status
 from mm_platform.core.kafka import KafkaUnavailableError
@@ -55,8 +57,9 @@ def build_cli(domains: Sequence[Domain]) -> click.Group:
             raise click.ClickException("`dev` runs the embedded stack; unset MM_PLATFORM_ENV=production")
         stack = Stack(settings, domains)
         started = stack.up()
+        log = settings.state_dir / "logs" / "dagster.log"
         click.echo(f"embedded stack ready (started: {', '.join(started) or 'nothing, already running'})")
-        click.echo(f"state folder {settings.state_dir}; Dagster UI on http://{host}:{port}")
+        click.echo(f"state folder {settings.state_dir}; Dagster's full log: {log}")
         command = [
             str(Path(sys.executable).with_name("dg")),
             "dev",
@@ -72,8 +75,19 @@ def build_cli(domains: Sequence[Domain]) -> click.Group:
             command,
             cwd=settings.dagster_home,
             env=dev_environment(settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_default_stop_signals,
+        )
+        stack.remember({DAGSTER: process.pid})
+        assert process.stdout is not None
+        threading.Thread(target=relay_output, args=(process.stdout, log, click.echo), daemon=True).start()
+        following = threading.Event()
+        follower = InboxFollower(inbox_of(settings), click.echo)
+        threading.Thread(target=follower.follow, args=(following,), daemon=True).start()
+        click.echo(
+            f"Dagster UI on http://{host}:{port} (once it is up); events are listed here as they settle"
         )
 
         def stop(signum: int, _frame: object) -> None:
@@ -96,9 +110,10 @@ def build_cli(domains: Sequence[Domain]) -> click.Group:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         finally:
+            following.set()
+            stack.down({DAGSTER: process.pid} | started)
             if started:
-                click.echo(f"stopping {', '.join(sorted(started))} ...")
-                stack.down(started)
+                click.echo(f"stopped {', '.join(sorted(started))}")
         sys.exit(process.returncode or 0)
 
     @main.group()

@@ -33,6 +33,7 @@ BROKER_BUCKET = "mm-platform-broker"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+DAGSTER = "dagster"  # `dg dev` as `mm-platform dev` records it
 
 
 class StackError(RuntimeError):
@@ -158,9 +159,10 @@ def start_tansu(host: str, port: int, log: Path, storage_endpoint: str | None) -
     return process
 
 
-def stop_process(pid: int, timeout: float = 10) -> None:
+def stop_process(pid: int, timeout: float = 10, how: signal.Signals = signal.SIGTERM) -> None:
+    """Stop a process started in its own session (its whole group), then SIGKILL after `timeout`."""
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, how)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
@@ -216,11 +218,14 @@ class Stack:
             address = host_port(standin.url)
             if address[0] in LOCAL_HOSTS and not port_open(*address):
                 started[standin.name] = start_standin(standin, s.state_dir).pid
-        if started:
-            pids = {**self.recorded_pids(), **started}
-            self.record.write_text(json.dumps({"pids": pids}, indent=2))
+        self.remember(started)
         self.prepare()
         return started
+
+    def remember(self, pids: dict[str, int]) -> None:
+        """Record processes, so that `stack down` can stop them from another terminal."""
+        if pids:
+            self.record.write_text(json.dumps({"pids": {**self.recorded_pids(), **pids}}, indent=2))
 
     def standins(self) -> list[StandIn]:
         return [standin for d in self.domains for standin in d.standins(self.settings)]
@@ -240,8 +245,12 @@ class Stack:
         """Stop the given processes (default: all recorded); returns their names."""
         recorded = self.recorded_pids()
         targets = recorded if pids is None else pids
-        for pid in targets.values():
-            stop_process(pid)
+        for name, pid in sorted(targets.items(), key=lambda item: item[0] != DAGSTER):
+            # Dagster first, and with SIGINT: `dg dev` shuts its webserver and daemon down on it only
+            if name == DAGSTER:
+                stop_process(pid, timeout=30, how=signal.SIGINT)
+            else:
+                stop_process(pid)
         remaining = {name: pid for name, pid in recorded.items() if name not in targets}
         if remaining:
             self.record.write_text(json.dumps({"pids": remaining}, indent=2))

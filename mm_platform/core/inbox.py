@@ -400,6 +400,11 @@ class EventInbox:
             )
             return [_row_to_event(r) for r in rows]
 
+    def latest_id(self) -> int:
+        """The id of the newest event (0 for an empty inbox)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(event_inbox.c.id))).scalar_one() or 0
+
     def counts(self, topic: str | None = None) -> dict[str, int]:
         query = select(event_inbox.c.status, func.count()).group_by(event_inbox.c.status)
         if topic is not None:

@@ -7,7 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.devstack import Stack, free_port, port_open, start_tansu, stop_process
@@ -16,6 +16,7 @@ from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.domains import DOMAINS
 from mm_platform.marathon.dev.sample_data import SAMPLE_CODERS, SAMPLE_ROUND_ID
+from mm_platform.marathon.settings import MarathonSettings
 from mm_platform.marathon.stores.schema import long_comp_result
 from mm_platform.verified_fan.dev.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
 from mm_platform.verified_fan.settings import VerifiedFanSettings
@@ -35,6 +36,7 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
             "MM_PLATFORM_VF_SCORING_BUCKET": f"vf-scoring-{suffix}",
             "MM_PLATFORM_VF_DEMAND_TABLE": f"vf-demand-{suffix}",
             "MM_PLATFORM_VF_SCORES_STREAM": f"vf-scores-{suffix}",
+            "MM_PLATFORM_MEMBER_STATS_TABLE": f"member-stats-{suffix}",
         }
     )
     stack = Stack(settings, DOMAINS)
@@ -53,6 +55,12 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
             ).scalar_one()
         assert rows == SAMPLE_CODERS - 2 - 3  # no row for two final submitters and three non-submitters
         assert (settings.dagster_home / "dagster.yaml").exists()
+        # what the README says exists after `make dev`, before any run
+        assert {"coder", "algo_rating", "long_comp_result"} <= set(
+            inspect(engine_for(settings.dw_db_url)).get_table_names()
+        )
+        stats_table = settings.section(MarathonSettings).member_stats_table
+        assert build_aws_resources(settings)["dynamodb"].get_client().describe_table(TableName=stats_table)
         assert stack.up() == {}  # idempotent: nothing started twice, sample data not duplicated
 
         # the broker keeps its log in S3: a restart loses no message

@@ -4,6 +4,7 @@ on SQLite and PostgreSQL, with DynamoDB on moto's server."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -28,9 +29,9 @@ from mm_platform.core.inbox import EventInbox
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.marathon.dev.demo import seed_demo_round, summary
+from mm_platform.marathon.dev.demo import ChainWait, seed_demo_round, summary, timeline
 from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, insert_round, load_sample_data
-from mm_platform.marathon.dev.trace import trace_member
+from mm_platform.marathon.dev.trace import CHAIN, trace_member
 from mm_platform.marathon.rules.ratings import rate_round
 from mm_platform.marathon.settings import MarathonSettings
 from mm_platform.marathon.stores import dw_schema as dw
@@ -393,8 +394,23 @@ def test_trace_names_the_stale_step_and_the_events(chain: Chain) -> None:
     assert round_trace.problem == "dw_coders is stale"
 
 
-def test_demo_round_summary(chain: Chain) -> None:
+def test_trace_says_why_a_registered_member_has_no_result(chain: Chain) -> None:
+    assert chain.run().success
+    inbox = EventInbox(engine_for(chain.settings.platform_db_url))
+    inbox.create_schema()
+    topic = chain.settings.section(MarathonSettings).topics.autopilot
+    # the sample round: 20000038 made a final submission but has no long_comp_result row,
+    # 20000005 registered and never submitted
+    _, [final_without_row] = trace_member(20_000_038, chain.oltp, inbox, chain.instance, topic)
+    assert final_without_row.round_id == SAMPLE_ROUND_ID
+    assert "a final submission but no long_comp_result row" in (final_without_row.problem or "")
+    _, [never] = trace_member(20_000_005, chain.oltp, inbox, chain.instance, topic)
+    assert "never submitted" in (never.problem or "")
+
+
+def test_demo_round_summary_and_timeline(chain: Chain) -> None:
     demo = seed_demo_round(chain.oltp, coders=120)
+    published_at = time.time()
     assert chain.run(demo.round_id).success
     with chain.oltp.connect() as conn:
         members = round_coder_ids(conn, demo.round_id)
@@ -404,7 +420,25 @@ def test_demo_round_summary(chain: Chain) -> None:
         f"round {demo.round_id} (legacy project {demo.project_id}): {len(members)} results"
     )
     assert f"member stats items (DynamoDB) for the round's members: {len(members)}" in lines[1]
-    assert len(lines) == 4 + 10  # header lines and the top ten
+    assert len(lines) == 4 + 10  # header lines and the top ten places
+    with chain.oltp.connect() as conn:
+        places = conn.execute(
+            select(oltp.long_comp_result.c.placed, oltp.long_comp_result.c.rated_ind)
+            .where(
+                oltp.long_comp_result.c.round_id == demo.round_id, oltp.long_comp_result.c.placed.is_not(None)
+            )
+            .order_by(oltp.long_comp_result.c.placed)
+            .limit(10)
+        ).all()
+    unrated = [p for p, rated in places if int(rated or 0) != 1]
+    assert sum("(not attended" in line or "left unrated)" in line for line in lines[4:]) == len(unrated)
+
+    # where the seconds went: the run, then each asset of the chain in order
+    wait = ChainWait(True, seen={"HANDLED": time.time()})
+    marks = [line.split("s  ", 1)[1] for line in timeline(chain.instance, wait, published_at, demo.round_id)]
+    assert marks[0].startswith("run ") and marks[0].endswith(" created")
+    assert [m for m in marks if m in CHAIN] == CHAIN
+    assert marks[-1] == "event HANDLED (seen by this command)"
 
 
 def test_a_round_with_a_single_attendee_stays_unrated_through_the_chain(chain: Chain) -> None:

@@ -5,6 +5,7 @@ import time
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -28,10 +29,14 @@ from mm_platform.marathon.stores.round_ratings import (
 )
 
 GROUP = "marathon"
+OWNERS = ["team:member-profiles"]
+TAGS = {"domain": "marathon"}
 
 review_end_events = AssetSpec(
     key=AssetKey(["marathon", "review_end_events"]),
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
     kinds={"kafka"},
     description=(
         "Review phase END events on the autopilot topic (notifications.autopilot.events). Each one is "
@@ -56,6 +61,9 @@ def _sample(ids: list[int], limit: int = 20) -> str:
     key=AssetKey(["marathon", "long_comp_result_attendance"]),
     partitions_def=rounds_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[review_end_events],
     kinds={"sql"},
     description=(
@@ -97,6 +105,9 @@ def long_comp_result_attendance(context: AssetExecutionContext, oltp_db: SqlData
     key=AssetKey(["marathon", "round_ratings"]),
     partitions_def=rounds_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[long_comp_result_attendance],
     kinds={"sql"},
     automation_condition=upstream_updates_propagate(),
@@ -151,6 +162,7 @@ def round_ratings(context: AssetExecutionContext, oltp_db: SqlDatabase) -> Mater
             AssetCheckResult(
                 check_name="every_attended_coder_rated",
                 passed=not unexplained,
+                severity=AssetCheckSeverity.WARN,  # advisory: the ratings are written either way
                 metadata={
                     "attended_without_rating": len(unexplained),
                     "coders": _sample(unexplained) or "none",

@@ -18,7 +18,11 @@ from mm_platform.marathon.defs.delegated import (
     round_ratings_external,
 )
 from mm_platform.marathon.defs.dw_assets import dw_coders, dw_mm_ratings
-from mm_platform.marathon.defs.profile_assets import MemberProfileStore, member_search_index, member_stats
+from mm_platform.marathon.defs.profile_assets import (
+    MemberProfileStore,
+    build_member_search_index,
+    member_stats,
+)
 from mm_platform.marathon.defs.sensors import (
     build_review_end_retry_schedule,
     build_review_end_sensor,
@@ -31,6 +35,7 @@ from mm_platform.marathon.stores.search_index import MemberSearchIndex
 def marathon_definitions(settings: Settings) -> Definitions:
     marathon = settings.section(MarathonSettings)
     delegated = marathon.delegated
+    member_search_index = build_member_search_index(opensearch=marathon.search_url is not None)
     downstream = [dw_coders, dw_mm_ratings, member_stats, member_search_index]
     if delegated:
         job = build_round_job([long_comp_result_attendance, ratings_calculation_request])

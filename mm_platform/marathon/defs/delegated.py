@@ -26,7 +26,7 @@ from mm_platform.core.jobs import ChainJob
 from mm_platform.core.sensors import PayloadError, Router, RouterContext, make_kafka_sensor
 from mm_platform.core.services import RatingsService
 from mm_platform.core.settings import Settings
-from mm_platform.marathon.defs.assets import GROUP, long_comp_result_attendance, round_id_of
+from mm_platform.marathon.defs.assets import GROUP, OWNERS, TAGS, long_comp_result_attendance, round_id_of
 from mm_platform.marathon.defs.partitions import rounds_partitions
 from mm_platform.marathon.settings import MarathonSettings
 
@@ -39,6 +39,9 @@ REPORTED = ("SUCCESS", "ALREADY_CALCULATED")
     key=AssetKey(["marathon", "ratings_calculation_request"]),
     partitions_def=rounds_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[long_comp_result_attendance],
     kinds={"http"},
     description="Asks the external ratings service to rate the round: POST /ratings/mm/calculate {roundId}.",
@@ -56,6 +59,8 @@ round_ratings_external = AssetSpec(
     deps=[ratings_calculation_request],
     partitions_def=rounds_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
     kinds={"http"},
     description=(
         "The round's ratings, computed by the external ratings service. Materializations are reported "

@@ -4,17 +4,18 @@ import time
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     MaterializeResult,
     asset,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.sql import SqlDatabase, ensure_schema
-from mm_platform.marathon.defs.assets import GROUP, round_id_of, round_ratings
+from mm_platform.marathon.defs.assets import GROUP, OWNERS, TAGS, round_id_of, round_ratings
 from mm_platform.marathon.defs.partitions import rounds_partitions
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import schema as oltp
@@ -34,6 +35,9 @@ def dw_engine(dw_db: SqlDatabase):
     key=DW_CODERS,
     partitions_def=rounds_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[round_ratings],
     kinds={"sql"},
     automation_condition=upstream_updates_propagate(),
@@ -51,7 +55,14 @@ def dw_coders(context: AssetExecutionContext, oltp_db: SqlDatabase, dw_db: SqlDa
         context.log.warning(
             f"{counts['coders_missing_in_oltp']} coder(s) of round {round_id} have no OLTP coder row"
         )
-    return MaterializeResult(metadata={**counts, "seconds": round(time.perf_counter() - started, 3)})
+    return MaterializeResult(
+        metadata={
+            **counts,
+            "seconds": round(time.perf_counter() - started, 3),
+            "dagster/row_count": counts["coders_loaded"],
+            "dagster/table_name": "coder",
+        }
+    )
 
 
 def _compare_with_oltp(oltp_conn, dw_conn, round_id: int) -> list[str]:
@@ -110,6 +121,9 @@ def _compare_with_oltp(oltp_conn, dw_conn, round_id: int) -> list[str]:
     key=DW_MM_RATINGS,
     partitions_def=rounds_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[round_ratings, dw_coders],
     kinds={"sql"},
     automation_condition=upstream_updates_propagate(),
@@ -134,12 +148,23 @@ def dw_mm_ratings(
     with oltp_db.get_engine().connect() as oltp_conn, dw_engine(dw_db).begin() as dw_conn:
         counts = load_round_ratings(oltp_conn, dw_conn, round_id)
         problems = _compare_with_oltp(oltp_conn, dw_conn, round_id)
+        results = dw_conn.execute(
+            select(func.count())
+            .select_from(dw.long_comp_result)
+            .where(dw.long_comp_result.c.round_id == round_id)
+        ).scalar_one()
     return MaterializeResult(
-        metadata={**counts, "seconds": round(time.perf_counter() - started, 3)},
+        metadata={
+            **counts,
+            "seconds": round(time.perf_counter() - started, 3),
+            "dagster/row_count": results,
+            "dagster/table_name": "long_comp_result",
+        },
         check_results=[
             AssetCheckResult(
                 check_name="dw_matches_oltp",
                 passed=not problems,
+                severity=AssetCheckSeverity.WARN,  # advisory: the stats are built from the DW either way
                 metadata={"problems": "; ".join(problems) or "none"},
             )
         ],

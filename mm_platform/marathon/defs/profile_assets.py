@@ -11,8 +11,12 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetRecordsFilter,
+    AssetsDefinition,
     ConfigurableResource,
     MaterializeResult,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
     asset,
 )
 from pydantic import Field
@@ -21,7 +25,7 @@ from sqlalchemy import select
 from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.aws import DynamoDBResource
 from mm_platform.core.sql import SqlDatabase, db_now
-from mm_platform.marathon.defs.assets import GROUP, round_id_of
+from mm_platform.marathon.defs.assets import GROUP, OWNERS, TAGS, round_id_of
 from mm_platform.marathon.defs.dw_assets import DW_MM_RATINGS, dw_engine, dw_mm_ratings
 from mm_platform.marathon.defs.partitions import rounds_partitions
 from mm_platform.marathon.rules.member_stats import RoundResult, build_member_stats, search_document
@@ -31,6 +35,32 @@ from mm_platform.marathon.stores.search_index import MemberSearchIndex
 from mm_platform.marathon.stores.stats_store import ensure_table, read_items, write_items
 
 MEMBER_STATS = AssetKey(["marathon", "member_stats"])
+
+# what a member stats item holds (rules/member_stats.build_member_stats), shown as the asset's schema
+MEMBER_STATS_ITEM = TableSchema(
+    columns=[
+        TableColumn(
+            "coderId", "number", description="hash key", constraints=TableColumnConstraints(nullable=False)
+        ),
+        TableColumn("handle", "string", constraints=TableColumnConstraints(nullable=False)),
+        TableColumn("status", "string"),
+        TableColumn("countryCode", "string"),
+        TableColumn(
+            "marathon",
+            "map",
+            description="rating, volatility, ratedCompetitions, rank, percentile, activeRank, "
+            "activePercentile, competitions, wins, topFiveFinishes, topTenFinishes, maxRating, minRating, "
+            "mostRecentEventDate, mostRecentRoundId; absent values are left out",
+        ),
+        TableColumn(
+            "marathon.ratingHistory",
+            "list<map>",
+            description="rated rounds in date order: roundId, roundName, date, rating, volatility, placed",
+        ),
+        TableColumn("sourceRoundId", "number", description="the round whose run wrote the item"),
+        TableColumn("updatedAt", "string", description="ISO time of the write (UTC)"),
+    ]
+)
 
 
 class MemberProfileStore(ConfigurableResource):
@@ -109,14 +139,20 @@ def _items_for(conn, coder_ids: list[int], round_id: int, now: dt.datetime) -> l
     key=MEMBER_STATS,
     partitions_def=rounds_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[dw_mm_ratings],
     kinds={"dynamodb"},
+    metadata={"dagster/column_schema": MEMBER_STATS_ITEM},
     automation_condition=upstream_updates_propagate(),
     check_specs=[
         AssetCheckSpec(
             "stats_newer_than_dw_load",
             asset=MEMBER_STATS,
-            description="The round's member stats were written after its DW ratings load.",
+            blocking=True,
+            description="The round's member stats were written after its DW ratings load; the search "
+            "index waits for it, so it never indexes stale stats.",
         )
     ],
     description=(
@@ -155,6 +191,8 @@ def member_stats(
             "members": len(members),
             "items_written": written,
             "table": member_profiles.stats_table,
+            "dagster/row_count": written,
+            "dagster/table_name": member_profiles.stats_table,
             "seconds": round(time.perf_counter() - started, 3),
         },
         check_results=[
@@ -170,42 +208,50 @@ def member_stats(
     )
 
 
-@asset(
-    key=AssetKey(["marathon", "member_search_index"]),
-    partitions_def=rounds_partitions,
-    group_name=GROUP,
-    deps=[member_stats],
-    kinds={"sql"},
-    automation_condition=upstream_updates_propagate(),
-    description=(
-        "The member search documents of the round's members, built from their DynamoDB stats items "
-        "(what the member API's search serves), indexed in OpenSearch/Elasticsearch when configured; "
-        "the embedded default keeps them in the DW table member_search_document."
-    ),
-)
-def member_search_index(
-    context: AssetExecutionContext,
-    dw_db: SqlDatabase,
-    dynamodb: DynamoDBResource,
-    member_profiles: MemberProfileStore,
-    search_index: MemberSearchIndex,
-) -> MaterializeResult:
-    round_id = round_id_of(context)
-    started = time.perf_counter()
-    with dw_engine(dw_db).connect() as conn:
-        members = _round_members(conn, round_id)
-    items = read_items(dynamodb.get_resource(), member_profiles.stats_table, members)
-    documents = [search_document(item) for item in items]
-    indexed = search_index.publish(documents, dw_engine(dw_db))
-    missing = len(members) - len(items)
-    if missing:
-        context.log.warning(f"{missing} member(s) of round {round_id} have no stats item to index")
-    return MaterializeResult(
-        metadata={
-            "round_id": round_id,
-            "documents_indexed": indexed,
-            "target": search_index.target,
-            "members_without_stats": missing,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
+def build_member_search_index(opensearch: bool) -> AssetsDefinition:
+    """The search index asset; its kind says where the documents go (OpenSearch or the DW table)."""
+
+    @asset(
+        key=AssetKey(["marathon", "member_search_index"]),
+        partitions_def=rounds_partitions,
+        group_name=GROUP,
+        owners=OWNERS,
+        tags=TAGS,
+        code_version="1",  # bump when what the asset computes changes
+        deps=[member_stats],
+        kinds={"opensearch"} if opensearch else {"sql"},
+        automation_condition=upstream_updates_propagate(),
+        description=(
+            "The member search documents of the round's members, built from their DynamoDB stats items "
+            "(what the member API's search serves), indexed in OpenSearch/Elasticsearch when configured; "
+            "the embedded default keeps them in the DW table member_search_document."
+        ),
     )
+    def member_search_index(
+        context: AssetExecutionContext,
+        dw_db: SqlDatabase,
+        dynamodb: DynamoDBResource,
+        member_profiles: MemberProfileStore,
+        search_index: MemberSearchIndex,
+    ) -> MaterializeResult:
+        round_id = round_id_of(context)
+        started = time.perf_counter()
+        with dw_engine(dw_db).connect() as conn:
+            members = _round_members(conn, round_id)
+        items = read_items(dynamodb.get_resource(), member_profiles.stats_table, members)
+        documents = [search_document(item) for item in items]
+        indexed = search_index.publish(documents, dw_engine(dw_db))
+        missing = len(members) - len(items)
+        if missing:
+            context.log.warning(f"{missing} member(s) of round {round_id} have no stats item to index")
+        return MaterializeResult(
+            metadata={
+                "round_id": round_id,
+                "documents_indexed": indexed,
+                "target": search_index.target,
+                "members_without_stats": missing,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+
+    return member_search_index

@@ -9,7 +9,13 @@ import click
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.cli_common import inbox_of, instance_of, kafka_of, load_settings, require_running_stack
 from mm_platform.core.sql import engine_for
-from mm_platform.marathon.dev.demo import publish_review_end, seed_demo_round, summary, wait_for_chain
+from mm_platform.marathon.dev.demo import (
+    publish_review_end,
+    seed_demo_round,
+    summary,
+    timeline,
+    wait_for_chain,
+)
 from mm_platform.marathon.dev.trace import trace_member
 from mm_platform.marathon.settings import MarathonSettings
 from mm_platform.marathon.stores.dw_load import round_coder_ids
@@ -29,15 +35,15 @@ def demo(coders: int, timeout: float) -> None:
     create_dw_schema(dw)
     round_ = seed_demo_round(oltp, coders)
     click.echo(f"seeded round {round_.round_id} (legacy project {round_.project_id}) with {coders} coders")
-    started = time.monotonic()
+    published_at = time.time()
     publish_review_end(kafka_of(settings), marathon.topics.autopilot, round_)
-    click.echo(f"published its review-END event to {marathon.topics.autopilot}")
-    ok, why = wait_for_chain(
-        inbox_of(settings), marathon.topics.autopilot, round_, timeout, lambda line: click.echo(f"  {line}")
-    )
-    if not ok:
-        raise click.ClickException(why)
-    click.echo(f"chain done in {time.monotonic() - started:.1f}s\n")
+    click.echo(f"published its review-END event to {marathon.topics.autopilot}; waiting for the chain")
+    wait = wait_for_chain(inbox_of(settings), marathon.topics.autopilot, round_, timeout)
+    for line in timeline(instance_of(settings), wait, published_at, round_.round_id):
+        click.echo(line)
+    if not wait.ok:
+        raise click.ClickException(wait.why)
+    click.echo(f"chain done in {time.time() - published_at:.1f}s\n")
     with oltp.connect() as conn:
         members = round_coder_ids(conn, round_.round_id)
     dynamodb = build_aws_resources(settings)["dynamodb"].get_resource()
@@ -64,9 +70,14 @@ def trace(coder_id: int) -> None:
         raise click.ClickException(f"coder {coder_id} is not in the OLTP database")
     if member is not None:
         click.echo(f"coder {coder_id} {member['handle']} (status {member['status']})")
+    if member is not None and not rounds:
+        click.echo("registered for no round: no marathon profile to trace")
     for r in rounds:
-        rating = f"{r.old_rating or 'new'} -> {r.new_rating}" if r.rated else "not rated"
-        click.echo(f"\nround {r.round_id}: attended={r.attended} {rating}")
+        if r.no_result:
+            click.echo(f"\nround {r.round_id}: registered, no result row")
+        else:
+            rating = f"{r.old_rating or 'new'} -> {r.new_rating}" if r.rated else "not rated"
+            click.echo(f"\nround {r.round_id}: attended={r.attended} {rating}")
         for step in r.steps:
             when = step.materialized_at.isoformat(timespec="seconds") if step.materialized_at else "-"
             click.echo(f"  {step.asset:30} {when:26} {step.verdict}")

@@ -6,14 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
 from sqlalchemy import Engine, func, select
 
-from mm_platform.core.inbox import EventInbox, Status
+from mm_platform.core.inbox import EventInbox, InboxEvent, Status
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.marathon.dev.sample_data import insert_round, review_end_event
+from mm_platform.marathon.dev.trace import CHAIN
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import schema as oltp
 
@@ -53,25 +54,62 @@ def publish_review_end(kafka: KafkaResource, topic: str, demo: DemoRound) -> Non
     kafka.produce(topic, [json.dumps(event)], key=str(demo.project_id))
 
 
-def wait_for_chain(
-    inbox: EventInbox, topic: str, demo: DemoRound, timeout: float, progress: Callable[[str], None]
-) -> tuple[bool, str]:
+@dataclass
+class ChainWait:
+    ok: bool
+    why: str = ""
+    event: InboxEvent | None = None
+    seen: dict[str, float] = field(default_factory=dict)  # status -> when this wait first saw it (epoch)
+
+
+def wait_for_chain(inbox: EventInbox, topic: str, demo: DemoRound, timeout: float) -> ChainWait:
     """Wait until the event is HANDLED, i.e. the round's run materialized the whole chain."""
-    deadline, last = time.monotonic() + timeout, ""
+    deadline, seen = time.monotonic() + timeout, {}
     entity = f"project-{demo.project_id}"
     while time.monotonic() < deadline:
         events = inbox.select(topic=topic, entity_key=entity, limit=10)
-        status = events[-1].status if events else None
-        if status in (Status.FAILED, Status.INVALID, Status.IGNORED):
-            return False, f"event {status.value}: {events[-1].reason}"
-        line = f"event: {status.value if status else 'not consumed yet'}"
-        if line != last:
-            progress(line)
-            last = line
-        if status is Status.HANDLED:
-            return True, ""
-        time.sleep(0.5)
-    return False, f"timed out after {timeout:.0f}s ({last}); is `make dev` (the Dagster daemon) running?"
+        event = events[-1] if events else None
+        if event is not None:
+            seen.setdefault(event.status.value, time.time())
+        if event is not None and event.status in (Status.FAILED, Status.INVALID, Status.IGNORED):
+            return ChainWait(False, f"event {event.status.value}: {event.reason}", event, seen)
+        if event is not None and event.status is Status.HANDLED:
+            return ChainWait(True, "", event, seen)
+        time.sleep(0.25)
+    last = ", ".join(seen) or "not consumed"
+    why = f"timed out after {timeout:.0f}s (event: {last}); is `make dev` (the Dagster daemon) running?"
+    return ChainWait(False, why, None, seen)
+
+
+def timeline(instance: DagsterInstance, wait: ChainWait, published_at: float, round_id: int) -> list[str]:
+    """Where the seconds went, from publishing the event: consumed, run created and started, each
+    asset of the chain materialized, the event HANDLED."""
+    marks: list[tuple[float, str]] = []
+    if wait.event is not None:
+        marks.append((_epoch(wait.event.received_at), f"event consumed into the inbox (#{wait.event.id})"))
+    runs = instance.get_run_records(
+        RunsFilter(job_name="marathon_round_job", tags={"dagster/partition": str(round_id)}), limit=1
+    )
+    if runs:
+        run = runs[0]
+        marks.append((run.create_timestamp.timestamp(), f"run {run.dagster_run.run_id[:8]} created"))
+        if run.start_time:
+            marks.append((run.start_time, "run started"))
+    for name in CHAIN:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(["marathon", name]), asset_partitions=[str(round_id)]),
+            limit=1,
+        ).records
+        if records:
+            marks.append((records[0].timestamp, name))
+    if "HANDLED" in wait.seen:
+        marks.append((wait.seen["HANDLED"], "event HANDLED (seen by this command)"))
+    return [f"  {at - published_at:>6.1f}s  {what}" for at, what in sorted(marks)]
+
+
+def _epoch(value: dt.datetime) -> float:
+    # SQLite hands back naive datetimes; the inbox stores UTC
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
 def summary(oltp_engine: Engine, dw_engine: Engine, demo: DemoRound, stats: dict[int, dict]) -> list[str]:
@@ -112,7 +150,11 @@ def summary(oltp_engine: Engine, dw_engine: Engine, demo: DemoRound, stats: dict
         "",
         f"{'place':>5}  {'handle':<14} {'old':>5} -> {'new':>5}  {'rank':>5}  {'competitions':>12}",
     ]
-    for r in rated[:10]:
+    for r in [r for r in rows if r.placed is not None][:10]:
+        if int(r.rated_ind or 0) != 1:
+            why = "not attended: no final submission" if r.attended != "Y" else "attended, left unrated"
+            lines.append(f"{r.placed:>5}  {r.handle:<14} {'':>5}    {'':>5}  {'':>5}  ({why})")
+            continue
         old = "new" if r.old_rating is None else int(r.old_rating)
         competitions = stats.get(r.coder_id, {}).get("marathon", {}).get("competitions", "-")
         lines.append(

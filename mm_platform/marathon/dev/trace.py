@@ -15,6 +15,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunSta
 from sqlalchemy import Engine, select
 
 from mm_platform.core.inbox import EventInbox, InboxEvent
+from mm_platform.marathon.rules.attendance import Submission
 from mm_platform.marathon.stores import oltp as oltp_queries
 from mm_platform.marathon.stores import schema as oltp
 
@@ -45,9 +46,12 @@ class RoundTrace:
     steps: list[StepState] = field(default_factory=list)
     events: list[InboxEvent] = field(default_factory=list)
     failed_run: str | None = None
+    no_result: str | None = None  # registered, but no long_comp_result row: why
 
     @property
     def problem(self) -> str | None:
+        if self.no_result:
+            return self.no_result
         if self.failed_run:
             return self.failed_run
         for step in self.steps:
@@ -92,6 +96,22 @@ def _last_run_failure(instance: DagsterInstance, partition: str) -> str | None:
     return f"the latest run {runs[0].run_id[:8]} failed at {', '.join(failed_steps) or 'launch'}"
 
 
+def why_no_result(submissions: list[Submission]) -> str:
+    """Why a registered member has no long_comp_result row, so the round is not in their profile."""
+    if not submissions:
+        return "registered but never submitted: not in the round's results, nothing to rate"
+    latest = max(submissions, key=lambda s: (s.created, s.submission_id))
+    if latest.final_score is None:
+        return (
+            f"{len(submissions)} submission(s), the latest without a final score: no result row, not rated "
+            "(the round's results are written once review ends)"
+        )
+    return (
+        "a final submission but no long_comp_result row: attendance marks only members with one (spec "
+        "9.4), so the round is not rated for this member; the round's result rows are missing them"
+    )
+
+
 def trace_member(
     coder_id: int, oltp_engine: Engine, inbox: EventInbox, instance: DagsterInstance, topic: str
 ) -> tuple[dict[str, Any] | None, list[RoundTrace]]:
@@ -102,7 +122,24 @@ def trace_member(
             .where(oltp.long_comp_result.c.coder_id == coder_id)
             .order_by(oltp.long_comp_result.c.round_id)
         ).all()
-        projects = {r.round_id: oltp_queries.projects_of_round(conn, r.round_id) for r in rows}
+        registered = conn.execute(
+            select(oltp.round_registration.c.round_id)
+            .where(oltp.round_registration.c.coder_id == coder_id)
+            .order_by(oltp.round_registration.c.round_id)
+        ).scalars()
+        without_result = [round_id for round_id in registered if round_id not in {r.round_id for r in rows}]
+        projects = {
+            round_id: oltp_queries.projects_of_round(conn, round_id)
+            for round_id in [r.round_id for r in rows] + without_result
+        }
+        submissions = {
+            round_id: [
+                s
+                for s in oltp_queries.submissions_of_projects(conn, projects[round_id])
+                if s.member_id == coder_id
+            ]
+            for round_id in without_result
+        }
     traces = []
     for r in rows:
         trace = RoundTrace(
@@ -117,4 +154,9 @@ def trace_member(
         for project_id in projects[r.round_id]:
             trace.events += inbox.select(topic=topic, entity_key=f"project-{project_id}", limit=50)
         traces.append(trace)
-    return (None if member is None else dict(member._mapping)), traces
+    for round_id in without_result:
+        trace = RoundTrace(round_id, "-", False, None, None, no_result=why_no_result(submissions[round_id]))
+        for project_id in projects[round_id]:
+            trace.events += inbox.select(topic=topic, entity_key=f"project-{project_id}", limit=50)
+        traces.append(trace)
+    return (None if member is None else dict(member._mapping)), sorted(traces, key=lambda t: t.round_id)
