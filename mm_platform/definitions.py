@@ -19,7 +19,6 @@ from mm_platform.core.settings import Settings
 from mm_platform.core.sql import SqlDatabase
 from mm_platform.domains import DOMAINS, load_settings
 
-
 # Dagster itself re-creates every job-targeted sensor with `owners=[]` while resolving the code
 # location (SensorDefinition.with_attributes), which warns that `owners` is beta; we set no owners.
 warnings.filterwarnings(

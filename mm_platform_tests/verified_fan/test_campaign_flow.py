@@ -113,9 +113,9 @@ def check_the_whole_way(flow: Flow) -> None:
 
     # the bad rows, with their line numbers and reasons
     assert [(r["line"], r["campaign_id"], r["reason"]) for r in flow.ledger.rejects()] == [
-        (5, "c1", "score is not a number"),
-        (7, "", "campaign_id is empty"),
-        (8, "c1", "email does not look like an address"),
+        (6, "c1", "score is not a number"),  # file lines: the header is line 1
+        (8, "", "campaign_id is empty"),
+        (9, "c1", "email does not look like an address"),
     ]
 
     # the same bytes uploaded again: processed again, nothing changes, no new message

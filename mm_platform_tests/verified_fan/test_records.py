@@ -102,7 +102,7 @@ def test_refused_records_are_traced_back_to_their_file_and_line() -> None:
             "file_ref": "tour.csv@etag@t",
             "object_key": "tour.csv",
             "kind": "scrubbed",
-            "line": 4,  # the higher-scored of m3's two rows
+            "line": 5,  # the higher-scored of m3's two rows (the header is line 1)
             "campaign_id": "c1",
             "member_key": "m3",
             "stage": "dynamodb",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mm_platform.verified_fan.rules.contract import failing_rows
+from mm_platform.verified_fan.rules.contract import FANLIST_RECORDS, SCRUBBED_RECORDS, failing_rows
 from mm_platform.verified_fan.rules.scoring import (
     FANLIST,
     REJECTED,
@@ -81,14 +81,14 @@ def test_bad_rows_are_rejected_with_reasons_and_never_block_good_rows() -> None:
         SCRUBBED,
     )
     assert result.rejects[["row", "reason"]].values.tolist() == [
-        [1, "campaign_id is empty"],
-        [2, "no member_id or global_user_id"],
-        [3, "score is not a number"],
-        [4, "score is empty"],
-        [5, "email does not look like an address"],
-        [6, "verdict must be verified or rejected"],
-        [7, "selected must be true/false/1/0/yes/no"],
-        [8, "score is not finite"],
+        [2, "campaign_id is empty"],
+        [3, "no member_id or global_user_id"],
+        [4, "score is not a number"],
+        [5, "score is empty"],
+        [6, "email does not look like an address"],
+        [7, "verdict must be verified or rejected"],
+        [8, "selected must be true/false/1/0/yes/no"],
+        [9, "score is not finite"],
     ]
     assert result.valid["member_key"].tolist() == ["m9"]
 
@@ -110,7 +110,7 @@ def test_campaign_ids_must_serve_as_partition_keys_and_member_keys_as_dynamodb_k
         "campaign_id must be at most 100 characters without '...' or control characters",
         "member key is longer than 1000 bytes",
     ]
-    assert result.valid["line"].tolist() == [4]
+    assert result.valid["line"].tolist() == [5]
 
 
 def test_duplicates_keep_the_highest_score_and_on_ties_the_later_row() -> None:
@@ -246,5 +246,16 @@ def test_the_pandera_contract_and_the_fast_checks_refuse_the_same_rows(rows, kin
     writer.writerows(rows)
     table = read_csv(out.getvalue().encode())
     by_schema = failing_rows(table.to_pandas(), kind)
-    by_arrow = {int(r) - 1 for r in validate(table, kind).rejects["row"]}
+    result = validate(table, kind)
+    by_arrow = {int(r) - 2 for r in result.rejects["row"]}  # file lines: the header is line 1
     assert by_schema == by_arrow
+    # what the UI shows as the column schema is what a valid row becomes
+    records = SCRUBBED_RECORDS if kind == SCRUBBED else FANLIST_RECORDS
+    records.validate(result.valid.astype({"score": "float64", "selected": "bool", "line": "int64"}))
+
+
+def test_line_numbers_are_file_lines_past_blank_lines_and_quoted_newlines() -> None:
+    data = scrubbed('c1,m1,,,0.5,verified,,"e1|', 'e2"', "", "c1,m2,,,high,verified,,")
+    result = validate(read_csv(data), SCRUBBED)
+    assert result.valid["line"].tolist() == [2]  # a record over two lines starts on line 2
+    assert result.rejects["row"].tolist() == [5]  # after the quoted newline and a blank line

@@ -96,7 +96,7 @@ def test_a_step_keeps_what_it_refused_with_file_and_line(staged: tuple[Ledger, M
     [reject] = ledger.rejects(campaign_id="c1")
     assert (reject["object_key"], reject["line"], reject["kind"], reject["stage"], reject["reason"]) == (
         "b.csv",
-        1,
+        2,
         SCRUBBED,
         "dynamodb",
         "item too large",

@@ -30,9 +30,9 @@ from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.aws import DynamoDBResource, KinesisResource, StreamStats
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import SqlDatabase
-from mm_platform.verified_fan.defs.intake_job import GROUP, column_schema, scoring_bucket
+from mm_platform.verified_fan.defs.intake_job import GROUP, OWNERS, TAGS, column_schema, scoring_bucket
 from mm_platform.verified_fan.defs.partitions import campaigns_partitions
-from mm_platform.verified_fan.rules.contract import FANLIST_SCHEMA, SCRUBBED_SCHEMA
+from mm_platform.verified_fan.rules.contract import FANLIST_RECORDS, SCRUBBED_RECORDS
 from mm_platform.verified_fan.rules.records import (
     entry_record,
     fanlist_fields,
@@ -44,7 +44,7 @@ from mm_platform.verified_fan.rules.records import (
     unknown_campaign_refusals,
 )
 from mm_platform.verified_fan.rules.report import verdict_message
-from mm_platform.verified_fan.rules.scoring import FANLIST, SCRUBBED, ZERO
+from mm_platform.verified_fan.rules.scoring import FANLIST, SCRUBBED, ZERO, Counts
 from mm_platform.verified_fan.stores.demand_store import SLACK_COUNTS_SK, DemandTable, WriteStats
 from mm_platform.verified_fan.stores.ledger import APPLIED_AT, ENTRY_SCORED, PUBLISHED, Ledger, Part
 from mm_platform.verified_fan.stores.resources import VerifiedFanStore, run_alive
@@ -102,6 +102,13 @@ def input_counts(parts: list[Part], records: int) -> dict[str, int]:
     }
 
 
+def table_metadata(table: str, counts: Counts | None) -> dict[str, Any]:
+    """The campaign's member items in the demand table: every member has a verdict, so they are
+    its verified plus its rejected members."""
+    members = 0 if counts is None else counts.verified + counts.rejected
+    return {"dagster/table_name": table, "dagster/row_count": members}
+
+
 def _files(parts: list[Part]) -> MetadataValue:
     return MetadataValue.text(", ".join(dict.fromkeys(p.object_key for p in parts)) or "none pending")
 
@@ -118,9 +125,12 @@ def _stream(
     key=_key("scored_registrants"),
     partitions_def=campaigns_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[scoring_bucket],
     kinds={"s3", "kinesis"},
-    metadata={"dagster/column_schema": column_schema(SCRUBBED_SCHEMA)},
+    metadata={"dagster/column_schema": column_schema(SCRUBBED_RECORDS)},
     description=(
         "The campaign's scored registrants (was loadScoresToStream): rows of scrubbed/ files parsed, "
         "validated against the contract, ranked by market preference (rank 0 = first choice) and "
@@ -160,6 +170,9 @@ def scored_registrants(
     key=_key("demand_registrations"),
     partitions_def=campaigns_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[scored_registrants],
     kinds={"dynamodb"},
     automation_condition=upstream_updates_propagate(),
@@ -211,6 +224,7 @@ def demand_registrations(
                 stats.repaired_from.as_dict() if stats.repaired_from else None
             ),
             "files": _files(work.parts),
+            **table_metadata(verified_fan.demand_table, demand.counts(work.campaign_id)),
         }
     )
 
@@ -219,6 +233,9 @@ def demand_registrations(
     key=_key("entry_scoring"),
     partitions_def=campaigns_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[scored_registrants],
     kinds={"api"},
     automation_condition=upstream_updates_propagate(),
@@ -258,9 +275,12 @@ def entry_scoring(
     key=_key("fanlist_scores"),
     partitions_def=campaigns_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[scoring_bucket],
     kinds={"dynamodb", "kinesis"},
-    metadata={"dagster/column_schema": column_schema(FANLIST_SCHEMA)},
+    metadata={"dagster/column_schema": column_schema(FANLIST_RECORDS)},
     description=(
         "The campaign's fanlist scores (was saveFanlistScores): fanlist/scored/ rows validated, one per "
         "member id / global user id / email keeping the highest score (REQ-005), with the campaign's "
@@ -322,6 +342,8 @@ def fanlist_scores(
                 {"stream": verified_fan.campaign_data_stream or "not configured", **stream.as_metadata()}
             ),
             "files": _files(work.parts),
+            # fan entries are keyed by fan (fan/sid/email:{id}): counting a campaign's would take a scan
+            "dagster/table_name": verified_fan.demand_table,
         }
     )
 
@@ -330,6 +352,9 @@ def fanlist_scores(
     key=_key("campaign_counts"),
     partitions_def=campaigns_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[demand_registrations, fanlist_scores],
     kinds={"dynamodb"},
     automation_condition=upstream_updates_propagate(),
@@ -370,6 +395,7 @@ def campaign_counts(
             **counts.as_dict(),
             "recount": MetadataValue.json(recount.as_dict()),
             "recounted_from": MetadataValue.json(repaired.as_dict() if repaired else None),
+            **table_metadata(verified_fan.demand_table, recount),
         },
         check_results=[
             AssetCheckResult(
@@ -413,6 +439,9 @@ def in_flight(
     key=_key("verdict_report"),
     partitions_def=campaigns_partitions,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
+    code_version="1",  # bump when what the asset computes changes
     deps=[campaign_counts],
     kinds={"slack"},
     automation_condition=upstream_updates_propagate(),

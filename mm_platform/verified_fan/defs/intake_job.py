@@ -27,12 +27,14 @@ from mm_platform.core.inbox import InboxResource, Status
 from mm_platform.core.s3_sensor import S3Object
 from mm_platform.core.sensors import inbox_ids_of
 from mm_platform.core.sql import SqlDatabase
-from mm_platform.verified_fan.rules.contract import SCRUBBED_SCHEMA
+from mm_platform.verified_fan.rules.contract import SCRUBBED_RECORDS
 from mm_platform.verified_fan.stores.intake import IntakeOutcome, ObjectGoneError, stage_file
 from mm_platform.verified_fan.stores.ledger import Ledger
 from mm_platform.verified_fan.stores.resources import VerifiedFanStore
 
 GROUP = "verified_fan"
+OWNERS = ["team:verified-fan"]
+TAGS = {"domain": "verified_fan"}
 SCORING_BUCKET = AssetKey(["verified_fan", "scoring_bucket"])
 FILE_JOB = "verified_fan_file_job"
 REJECTS_SHOWN = 20
@@ -48,13 +50,15 @@ def column_schema(schema) -> MetadataValue:
 scoring_bucket = AssetSpec(
     SCORING_BUCKET,
     group_name=GROUP,
+    owners=OWNERS,
+    tags=TAGS,
     kinds={"s3"},
     description=(
         "Scored CSV files (optionally gzip) landing in the scoring bucket: scored registrants under "
         "scrubbed/, fanlist scores under fanlist/scored/. Each object version is read once by the file "
         "intake; its observations list the file's rows, refused rows and campaigns."
     ),
-    metadata={"dagster/column_schema": column_schema(SCRUBBED_SCHEMA)},
+    metadata={"dagster/column_schema": column_schema(SCRUBBED_RECORDS)},
 )
 
 

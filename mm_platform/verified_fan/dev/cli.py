@@ -28,6 +28,12 @@ def _when(value: dt.datetime | None) -> str:
     return value.strftime("%m-%d %H:%M:%S") if value else "-"
 
 
+def upload_of(file_ref: str) -> str:
+    """Which upload of an object: a re-upload of the same key has its own time (and maybe ETag)."""
+    _key, etag, modified = file_ref.rsplit("@", 2)
+    return f"uploaded {modified[:19].replace('T', ' ')} etag {etag[:8]}"
+
+
 @click.group()
 def vf() -> None:
     """Verified Fan: scored files, refused rows, campaign counts, Slack messages."""
@@ -63,7 +69,8 @@ def files(campaign: str | None, object_key: str | None, limit: int) -> None:
     for p in parts:
         click.echo(
             f"{p.id:>6} {p.status:8} {p.campaign_id:20} {p.rows_in:>8,} {p.invalid:>8,} {p.records:>8,} "
-            f"{_when(p.staged_at):15} {_when(p.applied_at):15} {_when(p.entry_scored_at):15} {p.object_key}"
+            f"{_when(p.staged_at):15} {_when(p.applied_at):15} {_when(p.entry_scored_at):15} {p.object_key} "
+            f"({upload_of(p.file_ref)})"
         )
 
 
@@ -79,8 +86,8 @@ def rejects(campaign: str | None, object_key: str | None, after_id: int, limit: 
     )
     for r in rows:
         click.echo(
-            f"{r['id']:>7} {r['object_key']}:{r['line']} campaign={r['campaign_id'] or '-'} "
-            f"member={r['member_key'] or '-'} [{r['stage']}] {r['reason']}"
+            f"{r['id']:>7} {r['object_key']}:{r['line']} ({upload_of(r['file_ref'])}) "
+            f"campaign={r['campaign_id'] or '-'} member={r['member_key'] or '-'} [{r['stage']}] {r['reason']}"
         )
     if len(rows) == limit:
         click.echo(f"-- more: --after-id {rows[-1]['id']}")

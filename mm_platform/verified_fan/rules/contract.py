@@ -116,3 +116,35 @@ def failing_rows(frame: pd.DataFrame, kind: str) -> set[int]:
     except pa.errors.SchemaErrors as exc:
         return {int(i) for i in exc.failure_cases["index"].dropna()}
     return set()
+
+
+def _records_schema(kind: str) -> pa.DataFrameSchema:
+    """What a valid row becomes (`scoring.validate(...).valid`): the contract's real types and which
+    columns may be empty. The UI shows it as the column schema of the assets holding the rows."""
+    optional_text = {"nullable": True, "description": "optional (an empty string when the file has none)"}
+    columns = {
+        "campaign_id": pa.Column(str, description=f"required; {CAMPAIGN_ID_RULE}"),
+        "member_key": pa.Column(
+            str,
+            description="member_id, else global_user_id"
+            + (", else the lower-cased email" if kind == FANLIST else "")
+            + f"; {MEMBER_KEY_RULE}",
+        ),
+        "member_id": pa.Column(str, **optional_text),
+        "global_user_id": pa.Column(str, **optional_text),
+        "email": pa.Column(str, nullable=True, description="optional; lower-cased, an address when present"),
+        "score": pa.Column(float, pa.Check(lambda s: s.abs() < float("inf")), description="required, finite"),
+        "selected": pa.Column(bool, description="true/false/1/0/yes/no in the file; empty is false"),
+        "events": pa.Column(str, description="'|'-separated event ids, first choice first; may be empty"),
+        "rank0_event": pa.Column(
+            str, nullable=True, description="the first-choice event; none without events"
+        ),
+        "line": pa.Column(int, description="the row's line in the file (the header is line 1)"),
+    }
+    if kind == SCRUBBED:
+        columns["verdict"] = pa.Column(str, pa.Check.isin([VERIFIED, REJECTED]), description="required")
+    return pa.DataFrameSchema(columns, strict=False, coerce=False, name=f"{kind} records")
+
+
+SCRUBBED_RECORDS = _records_schema(SCRUBBED)
+FANLIST_RECORDS = _records_schema(FANLIST)

@@ -45,8 +45,29 @@ class FileError(ValueError):
     """The whole file cannot be read (not CSV, no header, a required column missing)."""
 
 
+# the column `read_csv` adds: the file line (1-based, the header is line 1) each row starts on
+FILE_LINE = "_file_line"
+
+
+def record_start_lines(data: bytes) -> np.ndarray:
+    """The file line each CSV record starts on, the header included and blank lines skipped as
+    Arrow skips them; a newline inside a quoted field does not end a record (an even number of
+    quotes before a newline means it is outside quotes: an escaped quote `""` counts twice)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buffer == ord("\n"))
+    quotes = np.flatnonzero(buffer == ord('"'))
+    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(buffer)]))
+    length = stops - starts
+    carriage_return_only = (length == 1) & (buffer[np.minimum(starts, len(buffer) - 1)] == ord("\r"))
+    blank = (length == 0) | carriage_return_only
+    return (np.searchsorted(newlines, starts) + 1)[~blank]
+
+
 def read_csv(data: bytes) -> pa.Table:
-    """Every column as text (empty cells as ""), parsed by Arrow; gzip is detected by its magic bytes."""
+    """Every column as text (empty cells as ""), parsed by Arrow, plus `FILE_LINE`; gzip is
+    detected by its magic bytes."""
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -54,7 +75,7 @@ def read_csv(data: bytes) -> pa.Table:
             raise FileError(f"broken gzip data: {exc}") from exc
     if not data.strip():
         raise FileError("the file is empty")
-    header = data.split(b"\n", 1)[0]
+    header = data.lstrip(b"\r\n").split(b"\n", 1)[0]
     try:
         names = next(csv.reader([header.decode("utf-8-sig").strip()]))
         table = pacsv.read_csv(
@@ -66,13 +87,17 @@ def read_csv(data: bytes) -> pa.Table:
         )
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
         raise FileError(f"not a UTF-8 CSV file: {exc}") from exc
-    return table.rename_columns([str(c).strip().lower() for c in table.column_names])
+    table = table.rename_columns([str(c).strip().lower() for c in table.column_names])
+    lines = record_start_lines(data)[1:]
+    if len(lines) != table.num_rows:  # quoting the scan cannot follow (a stray quote mid-field)
+        lines = np.arange(2, table.num_rows + 2)
+    return table.append_column(FILE_LINE, pa.array(lines, pa.int64()))
 
 
 @dataclass(frozen=True)
 class Validated:
     valid: pd.DataFrame  # normalized rows, one per (campaign, member) after dedup, in file order
-    rejects: pd.DataFrame  # row (1-based data line), campaign_id, member_key, reason
+    rejects: pd.DataFrame  # row (its file line), campaign_id, member_key, reason
     rows_in: int
     duplicates: int
     valid_rows: dict[str, int]  # rows that passed the checks, per campaign, before dedup
@@ -149,7 +174,11 @@ def validate(table: pa.Table, kind: str) -> Validated:
         "selected must be true/false/1/0/yes/no",
     )
 
-    line = pa.array(np.arange(1, n + 1))
+    line = (
+        table[FILE_LINE].combine_chunks()
+        if FILE_LINE in table.column_names
+        else pa.array(np.arange(2, n + 2))
+    )
     bad = pc.not_equal(reason, "")
     rejects = pa.table({"row": line, "campaign_id": campaign, "member_key": key, "reason": reason}).filter(
         bad
