@@ -9,15 +9,14 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
-    AssetSpec,
     DataVersion,
     Failure,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
 from mm_platform.core.automation import upstream_updates_propagate
+from mm_platform.core.catalog import Catalog
 from mm_platform.core.sql import SqlDatabase
 from mm_platform.marathon.defs.partitions import rounds_partitions
 from mm_platform.marathon.rules.attendance import decide_attendance
@@ -28,15 +27,12 @@ from mm_platform.marathon.stores.round_ratings import (
     unrated_attended_coders,
 )
 
-GROUP = "marathon"
-OWNERS = ["team:member-profiles"]
-TAGS = {"domain": "marathon"}
+# every marathon asset: key marathon/<name>, group marathon, its owners and tag, partitioned by round
+ROUNDS = Catalog("marathon", owners=["team:member-profiles"], partitions_def=rounds_partitions)
+GROUP = ROUNDS.domain
 
-review_end_events = AssetSpec(
-    key=AssetKey(["marathon", "review_end_events"]),
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
+review_end_events = ROUNDS.spec(
+    "review_end_events",
     kinds={"kafka"},
     description=(
         "Review phase END events on the autopilot topic (notifications.autopilot.events). Each one is "
@@ -57,13 +53,8 @@ def _sample(ids: list[int], limit: int = 20) -> str:
     return shown + (f" … (+{len(ids) - limit})" if len(ids) > limit else "")
 
 
-@asset(
-    key=AssetKey(["marathon", "long_comp_result_attendance"]),
-    partitions_def=rounds_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@ROUNDS.asset(
+    "long_comp_result_attendance",
     deps=[review_end_events],
     kinds={"sql"},
     description=(
@@ -101,13 +92,8 @@ def long_comp_result_attendance(context: AssetExecutionContext, oltp_db: SqlData
     )
 
 
-@asset(
-    key=AssetKey(["marathon", "round_ratings"]),
-    partitions_def=rounds_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@ROUNDS.asset(
+    "round_ratings",
     deps=[long_comp_result_attendance],
     kinds={"sql"},
     automation_condition=upstream_updates_propagate(),

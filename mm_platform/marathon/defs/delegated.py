@@ -12,13 +12,10 @@ from typing import Any
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     AssetMaterialization,
     AssetObservation,
-    AssetSpec,
     MaterializeResult,
     SensorDefinition,
-    asset,
 )
 
 from mm_platform.core.inbox import InboxEvent, Status, Verdict
@@ -26,22 +23,17 @@ from mm_platform.core.jobs import ChainJob
 from mm_platform.core.sensors import PayloadError, Router, RouterContext, make_kafka_sensor
 from mm_platform.core.services import RatingsService
 from mm_platform.core.settings import Settings
-from mm_platform.marathon.defs.assets import GROUP, OWNERS, TAGS, long_comp_result_attendance, round_id_of
+from mm_platform.marathon.defs.assets import ROUNDS, long_comp_result_attendance, round_id_of
 from mm_platform.marathon.defs.partitions import rounds_partitions
 from mm_platform.marathon.settings import MarathonSettings
 
 RATINGS_SERVICE = "rating.calculation.service"
-ROUND_RATINGS = AssetKey(["marathon", "round_ratings"])
+ROUND_RATINGS = ROUNDS.key("round_ratings")
 REPORTED = ("SUCCESS", "ALREADY_CALCULATED")
 
 
-@asset(
-    key=AssetKey(["marathon", "ratings_calculation_request"]),
-    partitions_def=rounds_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@ROUNDS.asset(
+    "ratings_calculation_request",
     deps=[long_comp_result_attendance],
     kinds={"http"},
     description="Asks the external ratings service to rate the round: POST /ratings/mm/calculate {roundId}.",
@@ -54,13 +46,10 @@ def ratings_calculation_request(
     return MaterializeResult(metadata={"round_id": round_id, "service_answer": str(answer)[:500]})
 
 
-round_ratings_external = AssetSpec(
-    key=ROUND_RATINGS,
+round_ratings_external = ROUNDS.spec(
+    "round_ratings",
     deps=[ratings_calculation_request],
     partitions_def=rounds_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
     kinds={"http"},
     description=(
         "The round's ratings, computed by the external ratings service. Materializations are reported "

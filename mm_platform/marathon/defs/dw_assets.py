@@ -7,23 +7,20 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     MaterializeResult,
-    asset,
 )
 from sqlalchemy import func, select
 
 from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.sql import SqlDatabase, ensure_schema
-from mm_platform.marathon.defs.assets import GROUP, OWNERS, TAGS, round_id_of, round_ratings
-from mm_platform.marathon.defs.partitions import rounds_partitions
+from mm_platform.marathon.defs.assets import ROUNDS, round_id_of, round_ratings
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import schema as oltp
 from mm_platform.marathon.stores.dw_load import load_coders, load_round_ratings, round_coder_ids
 from mm_platform.marathon.stores.schema import MARATHON_RATING_TYPE_ID
 
-DW_CODERS = AssetKey(["marathon", "dw_coders"])
-DW_MM_RATINGS = AssetKey(["marathon", "dw_mm_ratings"])
+DW_CODERS = ROUNDS.key("dw_coders")
+DW_MM_RATINGS = ROUNDS.key("dw_mm_ratings")
 
 
 def dw_engine(dw_db: SqlDatabase):
@@ -31,13 +28,8 @@ def dw_engine(dw_db: SqlDatabase):
     return ensure_schema(dw.metadata, dw_db.get_engine())
 
 
-@asset(
-    key=DW_CODERS,
-    partitions_def=rounds_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@ROUNDS.asset(
+    "dw_coders",
     deps=[round_ratings],
     kinds={"sql"},
     automation_condition=upstream_updates_propagate(),
@@ -117,13 +109,8 @@ def _compare_with_oltp(oltp_conn, dw_conn, round_id: int) -> list[str]:
     return problems
 
 
-@asset(
-    key=DW_MM_RATINGS,
-    partitions_def=rounds_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@ROUNDS.asset(
+    "dw_mm_ratings",
     deps=[round_ratings, dw_coders],
     kinds={"sql"},
     automation_condition=upstream_updates_propagate(),

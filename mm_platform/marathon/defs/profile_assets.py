@@ -9,7 +9,6 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetRecordsFilter,
     AssetsDefinition,
     ConfigurableResource,
@@ -17,7 +16,6 @@ from dagster import (
     TableColumn,
     TableColumnConstraints,
     TableSchema,
-    asset,
 )
 from pydantic import Field
 from sqlalchemy import select
@@ -25,16 +23,15 @@ from sqlalchemy import select
 from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.aws import DynamoDBResource
 from mm_platform.core.sql import SqlDatabase, db_now
-from mm_platform.marathon.defs.assets import GROUP, OWNERS, TAGS, round_id_of
+from mm_platform.marathon.defs.assets import ROUNDS, round_id_of
 from mm_platform.marathon.defs.dw_assets import DW_MM_RATINGS, dw_engine, dw_mm_ratings
-from mm_platform.marathon.defs.partitions import rounds_partitions
 from mm_platform.marathon.rules.member_stats import RoundResult, build_member_stats, search_document
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores.schema import MARATHON_RATING_TYPE_ID
 from mm_platform.marathon.stores.search_index import MemberSearchIndex
 from mm_platform.marathon.stores.stats_store import ensure_table, read_items, write_items
 
-MEMBER_STATS = AssetKey(["marathon", "member_stats"])
+MEMBER_STATS = ROUNDS.key("member_stats")
 
 # what a member stats item holds (rules/member_stats.build_member_stats), shown as the asset's schema
 MEMBER_STATS_ITEM = TableSchema(
@@ -135,13 +132,8 @@ def _items_for(conn, coder_ids: list[int], round_id: int, now: dt.datetime) -> l
     ]
 
 
-@asset(
-    key=MEMBER_STATS,
-    partitions_def=rounds_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@ROUNDS.asset(
+    "member_stats",
     deps=[dw_mm_ratings],
     kinds={"dynamodb"},
     metadata={"dagster/column_schema": MEMBER_STATS_ITEM},
@@ -211,13 +203,8 @@ def member_stats(
 def build_member_search_index(opensearch: bool) -> AssetsDefinition:
     """The search index asset; its kind says where the documents go (OpenSearch or the DW table)."""
 
-    @asset(
-        key=AssetKey(["marathon", "member_search_index"]),
-        partitions_def=rounds_partitions,
-        group_name=GROUP,
-        owners=OWNERS,
-        tags=TAGS,
-        code_version="1",  # bump when what the asset computes changes
+    @ROUNDS.asset(
+        "member_search_index",
         deps=[member_stats],
         kinds={"opensearch"} if opensearch else {"sql"},
         automation_condition=upstream_updates_propagate(),

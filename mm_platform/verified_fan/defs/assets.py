@@ -16,13 +16,11 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     DagsterRunStatus,
     Failure,
     MaterializeResult,
     MetadataValue,
     RunsFilter,
-    asset,
 )
 from dagster_aws.s3 import S3Resource
 
@@ -30,8 +28,7 @@ from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.aws import DynamoDBResource, KinesisResource, StreamStats
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.core.sql import SqlDatabase
-from mm_platform.verified_fan.defs.intake_job import GROUP, OWNERS, TAGS, column_schema, scoring_bucket
-from mm_platform.verified_fan.defs.partitions import campaigns_partitions
+from mm_platform.verified_fan.defs.intake_job import CAMPAIGNS, column_schema, scoring_bucket
 from mm_platform.verified_fan.rules.contract import FANLIST_RECORDS, SCRUBBED_RECORDS
 from mm_platform.verified_fan.rules.records import (
     entry_record,
@@ -61,10 +58,6 @@ IN_FLIGHT = [
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
 ]
-
-
-def _key(name: str) -> AssetKey:
-    return AssetKey(["verified_fan", name])
 
 
 def run_owner(context: AssetExecutionContext) -> str:
@@ -121,13 +114,8 @@ def _stream(
     return kinesis.put_json(stream, records, partition_key=lambda r: str(r[key]))
 
 
-@asset(
-    key=_key("scored_registrants"),
-    partitions_def=campaigns_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@CAMPAIGNS.asset(
+    "scored_registrants",
     deps=[scoring_bucket],
     kinds={"s3", "kinesis"},
     metadata={"dagster/column_schema": column_schema(SCRUBBED_RECORDS)},
@@ -166,13 +154,8 @@ def scored_registrants(
     )
 
 
-@asset(
-    key=_key("demand_registrations"),
-    partitions_def=campaigns_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@CAMPAIGNS.asset(
+    "demand_registrations",
     deps=[scored_registrants],
     kinds={"dynamodb"},
     automation_condition=upstream_updates_propagate(),
@@ -229,13 +212,8 @@ def demand_registrations(
     )
 
 
-@asset(
-    key=_key("entry_scoring"),
-    partitions_def=campaigns_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@CAMPAIGNS.asset(
+    "entry_scoring",
     deps=[scored_registrants],
     kinds={"api"},
     automation_condition=upstream_updates_propagate(),
@@ -271,13 +249,8 @@ def entry_scoring(
     )
 
 
-@asset(
-    key=_key("fanlist_scores"),
-    partitions_def=campaigns_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@CAMPAIGNS.asset(
+    "fanlist_scores",
     deps=[scoring_bucket],
     kinds={"dynamodb", "kinesis"},
     metadata={"dagster/column_schema": column_schema(FANLIST_RECORDS)},
@@ -348,20 +321,15 @@ def fanlist_scores(
     )
 
 
-@asset(
-    key=_key("campaign_counts"),
-    partitions_def=campaigns_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@CAMPAIGNS.asset(
+    "campaign_counts",
     deps=[demand_registrations, fanlist_scores],
     kinds={"dynamodb"},
     automation_condition=upstream_updates_propagate(),
     check_specs=[
         AssetCheckSpec(
             "counts_match_recount",
-            asset=_key("campaign_counts"),
+            asset=CAMPAIGNS.key("campaign_counts"),
             blocking=True,
             description="meta:counts equals a recount of the campaign's member items; the verdict report "
             "waits for it.",
@@ -435,13 +403,8 @@ def in_flight(
     return reasons
 
 
-@asset(
-    key=_key("verdict_report"),
-    partitions_def=campaigns_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
-    code_version="1",  # bump when what the asset computes changes
+@CAMPAIGNS.asset(
+    "verdict_report",
     deps=[campaign_counts],
     kinds={"slack"},
     automation_condition=upstream_updates_propagate(),

@@ -9,9 +9,7 @@ become campaign runs (`sensors.staged_parts_sensor`).
 import warnings
 
 from dagster import (
-    AssetKey,
     AssetObservation,
-    AssetSpec,
     BetaWarning,
     Failure,
     MetadataValue,
@@ -23,19 +21,22 @@ from dagster import (
 from dagster_aws.s3 import S3Resource
 from dagster_pandera import pandera_schema_to_dagster_type
 
+from mm_platform.core.catalog import Catalog
 from mm_platform.core.inbox import InboxResource, Status
 from mm_platform.core.s3_sensor import S3Object
 from mm_platform.core.sensors import inbox_ids_of
 from mm_platform.core.sql import SqlDatabase
+from mm_platform.verified_fan.defs.partitions import campaigns_partitions
 from mm_platform.verified_fan.rules.contract import SCRUBBED_RECORDS
 from mm_platform.verified_fan.stores.intake import IntakeOutcome, ObjectGoneError, stage_file
 from mm_platform.verified_fan.stores.ledger import Ledger
 from mm_platform.verified_fan.stores.resources import VerifiedFanStore
 
-GROUP = "verified_fan"
-OWNERS = ["team:verified-fan"]
-TAGS = {"domain": "verified_fan"}
-SCORING_BUCKET = AssetKey(["verified_fan", "scoring_bucket"])
+# every Verified Fan asset: key verified_fan/<name>, group verified_fan, its owners and tag; the
+# campaign assets are partitioned by campaign
+CAMPAIGNS = Catalog("verified_fan", owners=["team:verified-fan"], partitions_def=campaigns_partitions)
+GROUP = CAMPAIGNS.domain
+SCORING_BUCKET = CAMPAIGNS.key("scoring_bucket")
 FILE_JOB = "verified_fan_file_job"
 REJECTS_SHOWN = 20
 
@@ -47,11 +48,8 @@ def column_schema(schema) -> MetadataValue:
         return pandera_schema_to_dagster_type(schema).metadata["schema"]
 
 
-scoring_bucket = AssetSpec(
-    SCORING_BUCKET,
-    group_name=GROUP,
-    owners=OWNERS,
-    tags=TAGS,
+scoring_bucket = CAMPAIGNS.spec(
+    "scoring_bucket",
     kinds={"s3"},
     description=(
         "Scored CSV files (optionally gzip) landing in the scoring bucket: scored registrants under "
