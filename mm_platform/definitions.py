@@ -14,6 +14,7 @@ from dagster import BetaWarning, Definitions, in_process_executor
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.inbox import InboxResource
 from mm_platform.core.kafka import kafka_resource
+from mm_platform.core.secrets import bound_url
 from mm_platform.core.sensors import make_inbox_outcome_sensors
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import SqlDatabase
@@ -29,10 +30,13 @@ warnings.filterwarnings(
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "kafka": kafka_resource(settings),
-        "inbox": InboxResource(database_url=settings.platform_db_url),
-        "oltp_db": SqlDatabase(url=settings.oltp_db_url),
-        "dw_db": SqlDatabase(url=settings.dw_db_url),
-        "platform_db": SqlDatabase(url=settings.platform_db_url),
+        # a URL with a password is bound as the variable it came from: the UI shows only the name
+        "inbox": InboxResource(
+            database_url=bound_url(settings.platform_db_url, "MM_PLATFORM_PLATFORM_DB_URL")
+        ),
+        "oltp_db": SqlDatabase(url=bound_url(settings.oltp_db_url, "MM_PLATFORM_OLTP_DB_URL")),
+        "dw_db": SqlDatabase(url=bound_url(settings.dw_db_url, "MM_PLATFORM_DW_DB_URL")),
+        "platform_db": SqlDatabase(url=bound_url(settings.platform_db_url, "MM_PLATFORM_PLATFORM_DB_URL")),
         **build_aws_resources(settings),
     }
 

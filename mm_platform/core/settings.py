@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,7 +93,7 @@ class EnvReader:
 SectionT = TypeVar("SectionT")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     environment: str
     state_dir: Path
@@ -120,6 +120,18 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.environment == EMBEDDED
+
+    def __repr__(self) -> str:
+        # database URLs may hold passwords: a settings object printed or logged shows none
+        from mm_platform.core.secrets import redacted
+
+        shown = {
+            f.name: redacted(value) if f.name.endswith("_url") else value
+            for f in fields(self)
+            if f.repr and not f.name.startswith("_") and f.name != "env"
+            for value in [getattr(self, f.name)]
+        }
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
     def dagster_home(self) -> Path:

@@ -3,7 +3,7 @@
 from dagster import Definitions
 
 from mm_platform.core.automation import automation_sensor
-from mm_platform.core.secrets import bound_secret
+from mm_platform.core.secrets import bound_secret, bound_url
 from mm_platform.core.services import RatingsService
 from mm_platform.core.settings import Settings
 from mm_platform.marathon.defs.assets import (
@@ -47,7 +47,7 @@ def marathon_definitions(settings: Settings) -> Definitions:
             create_stats_table=settings.embedded,
         ),
         "search_index": MemberSearchIndex(
-            url=marathon.search_url,
+            url=marathon.search_url and bound_url(marathon.search_url, "MM_PLATFORM_SEARCH_URL"),
             index=marathon.search_index,
             username=marathon.search_username,
             password=bound_secret("MM_PLATFORM_SEARCH_PASSWORD"),
@@ -65,7 +65,7 @@ def marathon_definitions(settings: Settings) -> Definitions:
         ratings = [ratings_calculation_request, round_ratings_external]
         sensors.append(build_rating_calculation_sensor(settings, job))
         resources["ratings_service"] = RatingsService(
-            base_url=marathon.ratings_service_url or "",
+            base_url=bound_url(marathon.ratings_service_url or "", "MM_PLATFORM_RATINGS_SERVICE_URL"),
             token=bound_secret("MM_PLATFORM_RATINGS_SERVICE_TOKEN"),
         )
     else:

@@ -10,6 +10,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Engine
 
+from mm_platform.core.secrets import redacted
 from mm_platform.core.sql import db_now, upsert
 from mm_platform.marathon.stores import dw_schema as dw
 
@@ -29,7 +30,8 @@ class MemberSearchIndex(ConfigurableResource):
 
     @property
     def target(self) -> str:
-        return f"{self.url.rstrip('/')}/{self.index}" if self.url else "dw.member_search_document"
+        # shown in metadata and errors: never with the URL's credentials
+        return f"{redacted(self.url).rstrip('/')}/{self.index}" if self.url else "dw.member_search_document"
 
     def publish(self, documents: Sequence[dict[str, Any]], dw_engine: Engine) -> int:
         """Index (create or replace, by coder id) every document; raises if any was refused."""

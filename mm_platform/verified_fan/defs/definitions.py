@@ -3,7 +3,7 @@
 from dagster import Definitions
 
 from mm_platform.core.automation import automation_sensor
-from mm_platform.core.secrets import bound_secret
+from mm_platform.core.secrets import bound_secret, bound_url
 from mm_platform.core.settings import Settings
 from mm_platform.core.slack import SlackNotifier
 from mm_platform.verified_fan.defs.assets import (
@@ -58,16 +58,18 @@ def verified_fan_definitions(settings: Settings) -> Definitions:
                 create_table=settings.embedded,
             ),
             "entry_service": EntryService(
-                base_url=vf.entry_service_url, token=bound_secret("MM_PLATFORM_VF_ENTRY_SERVICE_TOKEN")
+                base_url=bound_url(vf.entry_service_url, "MM_PLATFORM_VF_ENTRY_SERVICE_URL"),
+                token=bound_secret("MM_PLATFORM_VF_ENTRY_SERVICE_TOKEN"),
             ),
             "campaign_service": CampaignService(
-                base_url=vf.campaign_service_url, token=bound_secret("MM_PLATFORM_VF_CAMPAIGN_SERVICE_TOKEN")
+                base_url=bound_url(vf.campaign_service_url, "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL"),
+                token=bound_secret("MM_PLATFORM_VF_CAMPAIGN_SERVICE_TOKEN"),
             ),
             # without a token (the embedded stack) messages are kept in the platform database
             "slack": SlackNotifier(
                 token=bound_secret("MM_PLATFORM_SLACK_TOKEN"),
                 base_url=settings.section(VerifiedFanSettings).slack_base_url,
-                outbox_db_url=settings.platform_db_url,
+                outbox_db_url=bound_url(settings.platform_db_url, "MM_PLATFORM_PLATFORM_DB_URL"),
             ),
         },
     )
