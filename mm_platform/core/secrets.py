@@ -18,12 +18,13 @@ def bound_secret(name: str) -> EnvVar | None:
 
 def has_credentials(url: str) -> bool:
     """Whether a URL carries a password (a database URL) or user information (an HTTP URL)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        return "@" in parts.netloc
     try:
-        if make_url(url).password:
-            return True
+        return bool(make_url(url).password)
     except ArgumentError:
-        pass
-    return "@" in (urlsplit(url).netloc or "")
+        return False
 
 
 def bound_url(url: str, env_name: str) -> str:
@@ -40,11 +41,7 @@ def redacted(url: str | None) -> str | None:
     """The URL to show a person: its password (or HTTP user information) replaced by ***."""
     if url is None or not has_credentials(url):
         return url
-    try:
-        parsed = make_url(url)
-        if parsed.password:
-            return parsed.render_as_string(hide_password=True)
-    except ArgumentError:
-        pass
     parts = urlsplit(url)
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+    if parts.scheme in ("http", "https"):
+        return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+    return make_url(url).render_as_string(hide_password=True)

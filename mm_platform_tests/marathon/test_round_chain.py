@@ -4,6 +4,7 @@ on SQLite and PostgreSQL, with DynamoDB on moto's server."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
     DagsterInstance,
     Definitions,
@@ -29,6 +31,7 @@ from mm_platform.core.inbox import EventInbox
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
+from mm_platform.marathon.defs import dw_assets
 from mm_platform.marathon.dev.demo import ChainWait, seed_demo_round, summary, timeline
 from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, insert_round, load_sample_data
 from mm_platform.marathon.dev.trace import CHAIN, trace_member
@@ -342,6 +345,54 @@ def test_a_manual_upstream_re_materialization_propagates_downstream(chain: Chain
     requested = {r.key.path[-1] for r in after.results if r.true_subset.size > 0}
     assert {"dw_coders", "dw_mm_ratings"} <= requested
     assert "long_comp_result_attendance" not in requested
+
+
+def test_automation_leaves_a_round_alone_while_its_run_is_in_flight(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An automation tick while the round's own run is half way (round_ratings done, the DW loads to
+    come) requests nothing for the round, and nothing after the run either: the run covers it all."""
+    assert chain.run().success
+    before = evaluate_automation_conditions(
+        defs=chain.defs, instance=chain.instance, asset_selection=MARATHON
+    )
+    reached, release = threading.Event(), threading.Event()
+    load_coders = dw_assets.load_coders
+
+    def paused_load_coders(*args, **kwargs):
+        reached.set()
+        assert release.wait(120), "the test never released the run"
+        return load_coders(*args, **kwargs)
+
+    monkeypatch.setattr(dw_assets, "load_coders", paused_load_coders)
+    results: list = []
+    run = threading.Thread(target=lambda: results.append(chain.run()))
+    run.start()
+    try:
+        assert reached.wait(120), "the run never reached dw_coders"
+        during = evaluate_automation_conditions(
+            defs=chain.defs, instance=chain.instance, asset_selection=MARATHON, cursor=before.cursor
+        )
+        assert during.total_requested == 0
+    finally:
+        release.set()
+        run.join(120)
+    assert results and results[0].success
+    after = evaluate_automation_conditions(
+        defs=chain.defs, instance=chain.instance, asset_selection=MARATHON, cursor=during.cursor
+    )
+    assert after.total_requested == 0
+    # and the chain reached its end in that run: member stats are newer than the ratings load
+    stats, loads = (
+        chain.instance.fetch_materializations(
+            AssetRecordsFilter(
+                asset_key=AssetKey(["marathon", name]), asset_partitions=[str(SAMPLE_ROUND_ID)]
+            ),
+            limit=1,
+        ).records[0]
+        for name in ("member_stats", "dw_mm_ratings")
+    )
+    assert stats.storage_id > loads.storage_id
 
 
 def test_an_operator_update_landing_with_the_rounds_own_run_still_propagates(chain: Chain) -> None:
