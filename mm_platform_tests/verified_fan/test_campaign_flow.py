@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,27 @@ def test_two_files_staged_before_their_run_are_applied_in_upload_order_with_one_
     assert flow.demand.counts("c1") == Counts(0, 1, 0)
     [message] = flow.services.slack
     assert "0 verified, 1 rejected, 0 selected" in message["text"]
+
+
+def test_the_entry_service_is_told_the_same_whether_two_files_run_together_or_apart(
+    flow: Flow,
+) -> None:
+    """m1 has a first-choice event in the first file and none in the second. Applied one run per
+    file, the Entry Service keeps the first file's record (nothing takes it back); applied by one run
+    for both files it must keep the same, or a crash that splits or joins runs changes the result."""
+    flow.upload("scrubbed/first.csv", csv_bytes([["c1", "m1", "", "", "0.5", "verified", "true", "ev1"]]))
+    time.sleep(1.1)
+    second = [
+        ["c1", "m1", "", "", "0.2", "verified", "false", ""],
+        ["c1", "m2", "", "", "0.3", "verified", "", "ev1"],
+    ]
+    flow.upload("scrubbed/second.csv", csv_bytes(second))
+    assert all(r.success for r in flow.file_runs())
+    [request] = flow.campaign_requests()  # one run for both parts
+    assert flow.run(request).success
+    assert flow.services.scored[("c1", "m1")]["score"] == 0.5
+    assert flow.services.scored[("c1", "m2")]["score"] == 0.3
+    assert flow.demand.member("c1", "m1")["score"] == Decimal("0.2")  # the demand table: the later file wins
 
 
 def test_the_report_waits_while_other_work_for_the_campaign_is_staged(flow: Flow) -> None:

@@ -227,7 +227,7 @@ def entry_scoring(
 ) -> MaterializeResult:
     answers, sent = [], 0
     with due_parts(context, platform_db, s3, SCRUBBED, ENTRY_SCORED, after=PUBLISHED) as work:
-        for data in work.slices():
+        for data in work.slices_per_part():
             rank0 = [entry_record(r) for r in rank0_rows(data)]
             sent += len(rank0)
             answers += [

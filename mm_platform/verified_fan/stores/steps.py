@@ -32,6 +32,7 @@ class DueStep:
     """The work of one step: the campaign's parts due for it and their records, merged."""
 
     ledger: Ledger
+    s3: Any
     campaign_id: str
     kind: str
     owner: str  # the run that does the step
@@ -41,6 +42,13 @@ class DueStep:
     def slices(self) -> Iterator[list[dict[str, Any]]]:
         """The records a slice at a time (see `records.slices`)."""
         return slices(self.records)
+
+    def slices_per_part(self) -> Iterator[list[dict[str, Any]]]:
+        """Each part's own records, part after part in upload order, a slice at a time. For effects a
+        later file cannot take back (the Entry Service keeps a record it was sent): what is sent must
+        not depend on whether two files were applied by one run or by two."""
+        for part in self.parts:
+            yield from slices(load_records(self.s3, [part]))
 
     def refuse(self, records: list[dict[str, Any]], refused: list[tuple[str, str]], stage: str) -> None:
         """Keep the (member key, reason) pairs refused at `stage` in the ledger, with file and line."""
@@ -62,5 +70,5 @@ def due_step(
     """The campaign's parts of `kind` due for `step` (and done with `after`), marked done by `owner`
     when the block exits without an error; an error leaves them due."""
     parts = ledger.due(campaign_id, kind, step, after=after)
-    yield DueStep(ledger, campaign_id, kind, owner, parts, load_records(s3, parts))
+    yield DueStep(ledger, s3, campaign_id, kind, owner, parts, load_records(s3, parts))
     ledger.mark([p.id for p in parts], step, owner)
