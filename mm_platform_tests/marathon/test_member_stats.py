@@ -3,7 +3,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from mm_platform.marathon.rules.member_stats import RoundResult, build_member_stats, search_document
+from mm_platform.marathon.rules.member_stats import (
+    RoundResult,
+    build_member_stats,
+    coders_to_republish,
+    rank_fingerprint,
+    search_document,
+)
 
 NOW = dt.datetime(2024, 4, 1, 12, 0, 0, 123456)
 
@@ -91,3 +97,12 @@ def test_search_document_is_plain_json() -> None:
         "mmMostRecentEventDate": "2024-03-01T00:00:00",
         "statsUpdatedAt": "2024-04-01T12:00:00",
     }
+
+
+def test_coders_whose_ranks_moved_are_republished() -> None:
+    assert rank_fingerprint({2: (3, 60.123456), 1: (5, 50.0)}) == "1:5:50.0|2:3:60.1235"
+    current = {1: "1:5:50.0", 2: "1:6:40.0", 3: "1:7:30.0"}
+    published = {1: "1:5:50.0", 2: "1:5:45.0", 4: "1:9:10.0"}
+    # 2 moved, 3 was never published, 4 lost its ranks; 1 is as published
+    assert coders_to_republish(current, published) == {2, 3, 4}
+    assert coders_to_republish(current, current) == set()

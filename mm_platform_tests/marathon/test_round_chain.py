@@ -288,6 +288,46 @@ def test_rounds_loaded_out_of_order_keep_the_history_in_rating_order(chain: Chai
     assert set(current.values()) == {later}  # current ranks are those of the latest round
 
 
+def test_a_later_round_republishes_the_ranks_it_moved_whatever_the_order(chain: Chain) -> None:
+    """Loading a round re-ranks every coder, not only its own: member stats and search documents of
+    an earlier round's coders must show the ranks of the DW, whichever round ran first."""
+    other = 990301
+    with chain.oltp.begin() as conn:
+        insert_round(
+            conn,
+            round_id=other,
+            contest_id=other,
+            project_id=40_000_000 + other,
+            start=dt.datetime(2024, 5, 1),
+            coders=25,
+            seed=5,
+            coder_id_base=31_000_000,  # coders of their own: the sample round's coders are only re-ranked
+        )
+    assert chain.run().success
+    first = set(chain.lcr())
+    before = {c: dict(chain.stats_items()[c]["marathon"]) for c in first if c in chain.stats_items()}
+    assert chain.run(other).success
+
+    with chain.dw.connect() as conn:
+        ranks = {
+            (r.coder_id, r.coder_rank_type_id): (r.rank, r.percentile)
+            for r in conn.execute(select(dw.coder_rank))
+        }
+        documents = {r.coder_id: r.document for r in conn.execute(select(dw.member_search_document))}
+    items = chain.stats_items()
+    moved = [c for c in before if before[c].get("rank") != ranks.get((c, 1), (None,))[0]]
+    assert moved, "the second round should move some of the first round's ranks"
+    for (coder, kind), (rank, percentile) in ranks.items():
+        if kind == 1:
+            assert items[coder]["marathon"]["rank"] == rank, coder
+            assert float(items[coder]["marathon"]["percentile"]) == round(percentile, 4), coder
+            assert documents[coder]["mmRank"] == rank, coder
+    # nothing moved since: a re-run republishes only the round's own members
+    result = chain.materialize_only("member_stats", other)
+    [stats] = [m for m in result.get_asset_materialization_events()]
+    assert stats.materialization.metadata["reranked_members"].value == 0
+
+
 def test_a_failure_shows_at_the_asset_that_failed(chain: Chain) -> None:
     """DynamoDB is down: the run fails at member_stats; everything upstream is materialized."""
     down = replace(chain.settings, aws_endpoint_url=f"http://127.0.0.1:{free_port()}")

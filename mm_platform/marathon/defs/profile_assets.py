@@ -25,8 +25,14 @@ from mm_platform.core.aws import DynamoDBResource
 from mm_platform.core.sql import SqlDatabase, db_now
 from mm_platform.marathon.defs.assets import ROUNDS, round_id_of
 from mm_platform.marathon.defs.dw_assets import DW_MM_RATINGS, dw_engine, dw_mm_ratings
-from mm_platform.marathon.rules.member_stats import RoundResult, build_member_stats, search_document
+from mm_platform.marathon.rules.member_stats import (
+    RoundResult,
+    build_member_stats,
+    coders_to_republish,
+    search_document,
+)
 from mm_platform.marathon.stores import dw_schema as dw
+from mm_platform.marathon.stores import profile_state
 from mm_platform.marathon.stores.schema import MARATHON_RATING_TYPE_ID
 from mm_platform.marathon.stores.search_index import MemberSearchIndex
 from mm_platform.marathon.stores.stats_store import ensure_table, read_items, write_items
@@ -161,15 +167,21 @@ def member_stats(
 ) -> MaterializeResult:
     round_id = round_id_of(context)
     started = time.perf_counter()
-    now = db_now()
-    with dw_engine(dw_db).connect() as conn:
-        members = _round_members(conn, round_id)
-        items = []
-        for start in range(0, len(members), 500):
-            items += _items_for(conn, members[start : start + 500], round_id, now)
     if member_profiles.create_stats_table:
         ensure_table(dynamodb.get_client(), member_profiles.stats_table)
-    written = write_items(dynamodb.get_table(member_profiles.stats_table), items)
+    with dw_engine(dw_db).begin() as conn:
+        profile_state.hold_lock(conn, "member_stats")
+        now = db_now()
+        members = _round_members(conn, round_id)
+        ranks = profile_state.current_ranks(conn)
+        reranked = coders_to_republish(ranks, profile_state.published_ranks(conn)) - set(members)
+        coders = members + sorted(reranked)
+        items = []
+        for start in range(0, len(coders), 500):
+            items += _items_for(conn, coders[start : start + 500], round_id, now)
+        written = write_items(dynamodb.get_table(member_profiles.stats_table), items)
+        # kept only when the items were written: a failed write leaves them to be published again
+        profile_state.record_published(conn, {i["coderId"]: ranks.get(i["coderId"], "") for i in items})
     loads = context.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=DW_MM_RATINGS, asset_partitions=[context.partition_key]), limit=1
     ).records
@@ -181,6 +193,7 @@ def member_stats(
         metadata={
             "round_id": round_id,
             "members": len(members),
+            "reranked_members": len(reranked),
             "items_written": written,
             "table": member_profiles.stats_table,
             "dagster/row_count": written,
@@ -223,18 +236,24 @@ def build_member_search_index(opensearch: bool) -> AssetsDefinition:
     ) -> MaterializeResult:
         round_id = round_id_of(context)
         started = time.perf_counter()
-        with dw_engine(dw_db).connect() as conn:
+        engine = dw_engine(dw_db)
+        with engine.connect() as conn:
             members = _round_members(conn, round_id)
-        items = read_items(dynamodb.get_resource(), member_profiles.stats_table, members)
+            pending = profile_state.pending_index(conn)  # of this round or re-ranked by another
+        coders = sorted(set(members) | set(pending))
+        items = read_items(dynamodb.get_resource(), member_profiles.stats_table, coders)
         documents = [search_document(item) for item in items]
-        indexed = search_index.publish(documents, dw_engine(dw_db))
-        missing = len(members) - len(items)
+        indexed = search_index.publish(documents, engine)
+        with engine.begin() as conn:
+            profile_state.record_indexed(conn, pending)
+        missing = len(coders) - len(items)
         if missing:
             context.log.warning(f"{missing} member(s) of round {round_id} have no stats item to index")
         return MaterializeResult(
             metadata={
                 "round_id": round_id,
                 "documents_indexed": indexed,
+                "pending_from_other_rounds": len(set(pending) - set(members)),
                 "target": search_index.target,
                 "members_without_stats": missing,
                 "seconds": round(time.perf_counter() - started, 3),

@@ -101,3 +101,14 @@ def search_document(item: Mapping[str, Any]) -> dict[str, Any]:
         "mmMostRecentEventDate": marathon.get("mostRecentEventDate"),
         "statsUpdatedAt": item.get("updatedAt"),
     }
+
+
+def rank_fingerprint(ranks: Mapping[int, tuple[int, float]]) -> str:
+    """A coder's rank rows (type -> rank, percentile) as the text the stats item was built with."""
+    return "|".join(f"{kind}:{rank}:{round(pct, 4)}" for kind, (rank, pct) in sorted(ranks.items()))
+
+
+def coders_to_republish(current: Mapping[int, str], published: Mapping[int, str]) -> set[int]:
+    """Coders whose rank rows differ from those of their published stats: a round's load re-ranks
+    everyone, not only its own members (a coder never published counts as changed)."""
+    return {c for c in current.keys() | published.keys() if current.get(c, "") != published.get(c, "")}

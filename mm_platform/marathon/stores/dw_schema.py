@@ -132,6 +132,21 @@ member_search_document = Table(
     Column("indexed_at", DateTime, nullable=False),
 )
 
+# Not topcoder_dw tables: the platform's own bookkeeping of what it published (prefix mmp_).
+# A round's load moves every coder's rank, so member_stats republishes the coders whose rank rows
+# differ from those their stats item was built with; the search index takes every coder whose stats
+# were published after the version it indexed. Rounds processed in any order end the same.
+member_profile_state = Table(
+    "mmp_member_profile_state",
+    metadata,
+    Column("coder_id", Integer, primary_key=True, autoincrement=False),
+    Column("ranks", String(200), nullable=False),  # rules.member_stats.rank_fingerprint
+    Column("stats_version", Integer, nullable=False),
+    Column("indexed_version", Integer, nullable=False),
+)
+# one row per named lock: updating it serializes writers (a row lock on PostgreSQL, the write lock on SQLite)
+platform_lock = Table("mmp_lock", metadata, Column("name", String(50), primary_key=True))
+
 
 def create_dw_schema(engine: Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
