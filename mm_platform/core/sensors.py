@@ -12,6 +12,7 @@ message coordinates) is the only write in the sensor body.
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,6 +37,7 @@ from dagster import (
     schedule,
     sensor,
 )
+from sqlalchemy.exc import DBAPIError
 
 from mm_platform.core.inbox import (
     EventInbox,
@@ -45,6 +47,7 @@ from mm_platform.core.inbox import (
     Status,
     Verdict,
     decode_headers,
+    is_data_error,
     utcnow,
 )
 from mm_platform.core.jobs import ChainJob
@@ -70,8 +73,20 @@ RouterContext = SensorEvaluationContext | ScheduleEvaluationContext
 RouterFactory = Callable[[RouterContext], Router]
 
 
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
 def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]:
-    """The JSON object in a message value, or None and the reason it is not one."""
+    """The JSON object in a message value, or None and the reason it is not one. NaN and Infinity
+    are refused (they are not JSON, and PostgreSQL's json type refuses them)."""
     if value is None:
         return None, "empty message value (tombstone)"
     try:
@@ -79,8 +94,8 @@ def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]
     except UnicodeDecodeError as exc:
         return None, f"message value is not UTF-8: {exc}"
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
+        payload = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+    except (ValueError, RecursionError) as exc:  # also too deep, or an integer of too many digits
         return None, f"malformed JSON: {exc}"
     if not isinstance(payload, dict):
         return None, f"expected a JSON object, got {type(payload).__name__}"
@@ -88,10 +103,16 @@ def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]
 
 
 def route_payload(router: Router, payload: dict[str, Any]) -> Verdict:
+    """The router's verdict; whatever the payload makes the router fail with (short of the database
+    being unreachable) makes this one event INVALID instead of failing the tick."""
     try:
         return router(payload)
     except PayloadError as exc:
         return Verdict.invalid(str(exc))
+    except Exception as exc:
+        if isinstance(exc, (DBAPIError, OSError)) and not is_data_error(exc):
+            raise  # infrastructure: the tick fails and its cursor stays
+        return Verdict.invalid(f"cannot route the message: {type(exc).__name__}: {exc}")
 
 
 def to_new_event(record: KafkaRecord, router: Router) -> NewEvent:
