@@ -102,6 +102,29 @@ def bucket(moto_endpoint: str, tmp_path: Path) -> Iterator[Bucket]:
         yield Bucket(name, client, defs, instance)
 
 
+@pytest.fixture
+def db_bucket(moto_endpoint: str, db_url: str) -> Iterator[Bucket]:
+    """A bucket whose sensor keeps its inbox on SQLite in one run and PostgreSQL in the other."""
+    name = f"scoring-{uuid.uuid4().hex[:8]}"
+    defs = definitions(name, moto_endpoint, db_url)
+    client = defs.resources["s3"].get_client()
+    client.create_bucket(Bucket=name)
+    with instance_for_test() as instance:
+        yield Bucket(name, client, defs, instance)
+
+
+def test_a_key_of_s3s_maximum_length_runs(db_bucket: Bucket) -> None:
+    """S3 keys are up to 1,024 bytes; the inbox keeps the key and its reference (key@etag@time)."""
+    key = "scrubbed/" + "d" * (1024 - len("scrubbed/") - len("/long.csv")) + "/long.csv"
+    assert len(key.encode()) == 1024
+    db_bucket.put(key, b"campaign_id\nc1\n")
+    result = db_bucket.tick()  # before the fix: value too long for type character varying(200)
+    assert [r.tags[OBJECT_KEY_TAG] for r in result.run_requests] == [key]
+    [event] = db_bucket.defs.resources["inbox"].get_inbox().select(topic=f"s3://{db_bucket.name}")
+    assert (event.status, event.entity_key) == (Status.NEW, key)
+    assert db_bucket.tick().run_requests == []  # recognised when listed again
+
+
 def test_new_files_run_once_and_re_uploads_run_again(bucket: Bucket) -> None:
     bucket.put("scrubbed/a.csv", b"campaign_id\nc1\n")
     bucket.put("fanlist/scored/b.csv.gz", b"x")
