@@ -20,12 +20,14 @@ from typing import Any
 from dagster import (
     AssetMaterialization,
     AssetObservation,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     JobDefinition,
     RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     ScheduleEvaluationContext,
     SensorDefinition,
@@ -284,6 +286,7 @@ def make_inbox_retry_schedule(
     a chain job is unpartitioned and each event gets a run of its own."""
     max_attempts = settings.retry_max_attempts
     chain = job if isinstance(job, ChainJob) else None
+    job_name = chain.name if chain else job.name
 
     @schedule(
         name=name,
@@ -303,6 +306,9 @@ def make_inbox_retry_schedule(
             for e in inbox.select(statuses=[Status.NEW], topic=topic, limit=batch_size)
             if _as_utc(e.last_attempted or e.received_at) < now - stale_after
         ]
+        # a NEW event is only stale when no run has it: a run may wait in the queue for long
+        busy = events_in_active_runs(context.instance, job_name)
+        candidates = [e for e in candidates if e.id not in busy]
         dispatched: list[InboxEvent] = []
         for event in candidates:
             routing = route_payload(router, event.payload) if isinstance(event.payload, dict) else None
@@ -334,6 +340,22 @@ def make_inbox_retry_schedule(
         return runs_for_events(dispatched, source=name, job=chain, run_key_suffix=f"|retry-{now.isoformat()}")
 
     return _retry_schedule
+
+
+# a run in any of these may still handle its events
+ACTIVE_RUN_STATUSES = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+def events_in_active_runs(instance: DagsterInstance, job_name: str) -> set[int]:
+    """The inbox ids carried by the job's runs that have not ended."""
+    runs = instance.get_runs(RunsFilter(job_name=job_name, statuses=ACTIVE_RUN_STATUSES))
+    return {i for run in runs for i in inbox_ids_of(run.tags)}
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
