@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from mm_platform.core.sql import dialect_insert, engine_for, ensure_schema
+from mm_platform.core.sql import create_tables, dialect_insert, engine_for, ensure_schema
 
 
 class Status(str, Enum):
@@ -221,7 +221,7 @@ class EventInbox:
         self.engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine, checkfirst=True)
+        create_tables(metadata, self.engine)
 
     def _insert_ignoring_duplicates(self, unique: Sequence[str]) -> Any:
         """An INSERT that skips rows already stored under `unique`. Executed with a list of rows,
