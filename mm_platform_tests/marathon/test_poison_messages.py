@@ -99,7 +99,25 @@ def assert_short_clean_reason(event: InboxEvent) -> None:
     event.reason.encode("utf-8")  # no lone surrogates
 
 
-def test_poison_messages_are_invalid_and_the_next_good_message_runs(platform: Platform) -> None:
+@pytest.mark.parametrize(("key", "value", "allowed"), [p[1:] for p in POISONS], ids=[p[0] for p in POISONS])
+def test_a_poison_message_does_not_stall_the_topic(
+    platform: Platform, key: bytes, value: bytes, allowed: set[Status]
+) -> None:
+    platform.kafka.produce(platform.topic, [value], key=key)
+    platform.publish(review_end_event())
+
+    result = platform.tick()  # before the fix: the tick raised and kept its cursor
+
+    poison, good = platform.events()
+    assert poison.status in allowed, (poison.status, poison.reason)
+    if poison.status is not Status.NEW:
+        assert_short_clean_reason(poison)
+    assert good.status is Status.NEW
+    assert [r.partition_key for r in result.run_requests] == [str(SAMPLE_ROUND_ID)]
+    assert KafkaCursor.parse(platform.cursor).offsets[platform.topic] == {0: 2}
+
+
+def test_poison_messages_in_one_batch_are_invalid_and_the_next_good_message_runs(platform: Platform) -> None:
     for _, key, value, _ in POISONS:
         platform.kafka.produce(platform.topic, [value], key=key)
     platform.publish(review_end_event())
