@@ -34,8 +34,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from mm_platform.core.sql import dialect_insert, engine_for, ensure_schema
+from mm_platform.core.sql import create_tables, dialect_insert, engine_for, ensure_schema
 
 
 class Status(str, Enum):
@@ -58,14 +59,16 @@ event_inbox = Table(
     # a Kafka message is identified by its coordinates, an object (an S3 file) by its reference
     Column("kafka_partition", Integer),
     Column("kafka_offset", BigInteger),
-    Column("source_ref", String(1100)),
+    # Text: an S3 key alone may be 1,024 bytes (source_ref is key@etag@time); new databases only,
+    # create_all does not widen the columns of an existing PostgreSQL inbox
+    Column("source_ref", Text),
     Column("message_key", Text),
     Column("headers", JSON),
     Column("raw_value", LargeBinary),
     Column("payload", JSON),
     Column("event_type", String(100)),
-    Column("entity_key", String(200)),
-    Column("dedup_key", String(300)),
+    Column("entity_key", Text),
+    Column("dedup_key", Text),
     Column("partition_key", String(200)),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
@@ -84,6 +87,35 @@ event_inbox = Table(
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+MAX_REASON = 500
+MAX_RAW_VALUE = 1_000_000  # Kafka's default message size limit
+
+
+def clean_text(text: str | None, limit: int = MAX_REASON) -> str | None:
+    """`text` as every database stores it: no NUL (PostgreSQL refuses it), no lone surrogates, at most
+    `limit` characters."""
+    if text is None:
+        return None
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether `exc` is a database or driver refusing one message's values (too long, NUL, NaN, an
+    integer out of range), as opposed to an infrastructure failure (connection lost, database locked,
+    table missing), which must fail the tick."""
+    if isinstance(exc, DBAPIError):
+        return isinstance(exc, (DataError, IntegrityError))
+    return isinstance(exc, (StatementError, ValueError, TypeError, ArithmeticError, RecursionError))
+
+
+def _error_line(exc: BaseException) -> str:
+    """The first line of the database's own message (SQLAlchemy appends the statement and values)."""
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
 
 
 @dataclass(frozen=True)
@@ -189,7 +221,7 @@ class EventInbox:
         self.engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine, checkfirst=True)
+        create_tables(metadata, self.engine)
 
     def _insert_ignoring_duplicates(self, unique: Sequence[str]) -> Any:
         """An INSERT that skips rows already stored under `unique`. Executed with a list of rows,
@@ -201,9 +233,28 @@ class EventInbox:
 
         Messages already stored (a tick re-reading the same offsets) keep their row and status. An
         event whose dedup_key was seen before on the topic is stored as IGNORED (duplicate of ...).
+        A message whose values the database refuses is stored INVALID with the database's reason; it
+        never fails the batch. Infrastructure errors (connection, lock) propagate.
         """
         if not events:
             return []
+        try:
+            return self._record_batch(events)
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+        # one message the database refuses must not stall the topic: store the batch one message at a
+        # time (the insert is idempotent, so what was stored before the error is not stored twice)
+        for e in events:
+            try:
+                self._record_batch([e])
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                self._record_batch([refused(e, exc)])
+        return self._record_batch(events)
+
+    def _record_batch(self, events: Sequence[NewEvent]) -> list[InboxEvent]:
         now = utcnow()
         with self.engine.begin() as conn:
             stored = self._fetch_stored(conn, events)
@@ -244,7 +295,7 @@ class EventInbox:
                         "dedup_key": e.verdict.dedup_key,
                         "partition_key": e.verdict.partition_key,
                         "status": status.value,
-                        "reason": reason,
+                        "reason": clean_text(reason),
                         "attempts": 0,
                         "received_at": now,
                         "updated_at": now,
@@ -301,7 +352,7 @@ class EventInbox:
                     "dedup_key": o.verdict.dedup_key,
                     "partition_key": o.verdict.partition_key,
                     "status": o.verdict.status.value,
-                    "reason": o.verdict.reason,
+                    "reason": clean_text(o.verdict.reason),
                     "attempts": 0,
                     "received_at": now,
                     "updated_at": now,
@@ -355,7 +406,11 @@ class EventInbox:
         if not ids:
             return 0
         now = utcnow()
-        values: dict[str, Any] = {"status": status.value, "reason": reason, "updated_at": now}
+        values: dict[str, Any] = {
+            "status": status.value,
+            "reason": clean_text(reason, 4000),
+            "updated_at": now,
+        }
         if run_id is not None:
             values["run_id"] = run_id
         if partition_key is not None:
@@ -450,6 +505,21 @@ class EventInbox:
                 )
             )
         return len(ids)
+
+
+def refused(event: NewEvent, exc: BaseException) -> NewEvent:
+    """`event` as an INVALID row every database accepts: the refusal as reason, the key and headers
+    cleaned, the raw bytes kept (truncated) and no parsed payload or routing keys."""
+    return NewEvent(
+        topic=event.topic,
+        partition=event.partition,
+        offset=event.offset,
+        key=clean_text(event.key, 1000),
+        headers={clean_text(k, 200) or "": clean_text(v, 1000) for k, v in (event.headers or {}).items()},
+        raw_value=event.raw_value[:MAX_RAW_VALUE] if event.raw_value is not None else None,
+        payload=None,
+        verdict=Verdict.invalid(f"the database refused the message: {_error_line(exc)}"),
+    )
 
 
 def _coords(e: NewEvent) -> tuple[str, int, int]:

@@ -1,7 +1,7 @@
 """S3 -> inbox -> run requests: files landing in a bucket become runs, each object version once.
 
-Each tick lists the prefixes, keeps what changed since the cursor's time (with an overlap for
-clock skew and same-second uploads), records every object in the inbox under the reference
+Each tick lists the prefixes, keeps what changed since the cursor's time minus a generous lookback
+(see LOOKBACK), records every object in the inbox under the reference
 `key@etag@last-modified` — a re-upload, even of identical bytes, is a new reference and is processed
 again — and requests one run per newly recorded object whose verdict is NEW. `dagster_aws`'s
 `get_objects` misses re-uploads of the same key, hence this sensor.
@@ -28,7 +28,12 @@ from mm_platform.core.inbox import EventInbox, NewObject, Status, Verdict
 from mm_platform.core.jobs import ChainJob
 from mm_platform.core.sensors import INBOX_IDS_TAG, SOURCE_TAG, RouterContext
 
-OVERLAP = dt.timedelta(minutes=2)
+# S3 stamps LastModified when an upload starts: a long multipart upload is listed after newer objects
+# with an older time, so a short overlap behind the cursor would skip it. S3 cannot filter a listing by
+# time (every key under the prefix is listed anyway); the window only bounds how many listed objects
+# are looked up in the inbox, which knows each reference and takes nothing twice. A day covers any
+# upload that completes within a day; None looks up every object under the prefixes.
+LOOKBACK = dt.timedelta(hours=24)
 OBJECT_KEY_TAG = "mm_platform/object_key"
 
 
@@ -53,10 +58,14 @@ ObjectRouter = Callable[[S3Object], Verdict]
 
 
 def list_changed_objects(
-    client: Any, bucket: str, prefixes: Sequence[str], since: dt.datetime | None
+    client: Any,
+    bucket: str,
+    prefixes: Sequence[str],
+    since: dt.datetime | None,
+    lookback: dt.timedelta | None = LOOKBACK,
 ) -> list[S3Object]:
-    """Objects under `prefixes` modified at or after `since` minus the overlap, oldest first."""
-    threshold = None if since is None else since - OVERLAP
+    """Objects under `prefixes` modified at or after `since` minus `lookback`, oldest first."""
+    threshold = None if since is None or lookback is None else since - lookback
     found = []
     try:
         paginator = client.get_paginator("list_objects_v2")
@@ -89,6 +98,7 @@ def make_s3_sensor(
     minimum_interval_seconds: int,
     description: str,
     max_objects: int = 200,
+    lookback: dt.timedelta | None = LOOKBACK,
 ) -> SensorDefinition:
     """One run per new object version whose verdict is NEW: of the chain job for its partition key,
     or of the unpartitioned job."""
@@ -107,10 +117,10 @@ def make_s3_sensor(
         since_text = json.loads(context.cursor)["since"] if context.cursor else None
         since = dt.datetime.fromisoformat(since_text) if since_text else None
         # dagster-aws S3Resource hands sensors its boto3 client
-        objects = list_changed_objects(context.resources.s3, bucket, prefixes, since)
+        objects = list_changed_objects(context.resources.s3, bucket, prefixes, since, lookback)
         inbox: EventInbox = context.resources.inbox.get_inbox()
         router = router_factory(context)
-        # objects listed again within the overlap are already in the inbox: skip them before bounding
+        # objects listed again within the lookback are already in the inbox: skip them before bounding
         known = inbox.known_refs(topic, [o.ref for o in objects])
         unseen = [o for o in objects if o.ref not in known]
         batch = unseen[:max_objects]
@@ -129,7 +139,10 @@ def make_s3_sensor(
             if not context.instance.has_dynamic_partition(chain.partitions_def.name, event.partition_key):
                 new_keys.add(event.partition_key)
         # carry on from the last object taken (a bounded batch leaves the rest for the next tick)
-        newest = batch[-1].last_modified if batch else (objects[-1].last_modified if objects else since_text)
+        # (never backwards: a late object taken now is older than the cursor)
+        taken = batch[-1:] or objects[-1:]
+        times = [t for t in (since_text, *(o.last_modified for o in taken)) if t]
+        newest = max(times, key=dt.datetime.fromisoformat, default=None)
         fresh = sum(1 for _, inserted in recorded if inserted)
         summary = f"listed {len(objects)} object(s): {fresh} new, {len(requests)} run request(s)"
         context.log.info(summary)

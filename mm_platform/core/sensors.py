@@ -12,6 +12,7 @@ message coordinates) is the only write in the sensor body.
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,12 +20,14 @@ from typing import Any
 from dagster import (
     AssetMaterialization,
     AssetObservation,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     JobDefinition,
     RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     ScheduleEvaluationContext,
     SensorDefinition,
@@ -36,6 +39,7 @@ from dagster import (
     schedule,
     sensor,
 )
+from sqlalchemy.exc import DBAPIError
 
 from mm_platform.core.inbox import (
     EventInbox,
@@ -45,6 +49,7 @@ from mm_platform.core.inbox import (
     Status,
     Verdict,
     decode_headers,
+    is_data_error,
     utcnow,
 )
 from mm_platform.core.jobs import ChainJob
@@ -70,8 +75,20 @@ RouterContext = SensorEvaluationContext | ScheduleEvaluationContext
 RouterFactory = Callable[[RouterContext], Router]
 
 
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
 def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]:
-    """The JSON object in a message value, or None and the reason it is not one."""
+    """The JSON object in a message value, or None and the reason it is not one. NaN and Infinity
+    are refused (they are not JSON, and PostgreSQL's json type refuses them)."""
     if value is None:
         return None, "empty message value (tombstone)"
     try:
@@ -79,8 +96,8 @@ def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]
     except UnicodeDecodeError as exc:
         return None, f"message value is not UTF-8: {exc}"
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
+        payload = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+    except (ValueError, RecursionError) as exc:  # also too deep, or an integer of too many digits
         return None, f"malformed JSON: {exc}"
     if not isinstance(payload, dict):
         return None, f"expected a JSON object, got {type(payload).__name__}"
@@ -88,10 +105,16 @@ def parse_value(value: bytes | None) -> tuple[dict[str, Any] | None, str | None]
 
 
 def route_payload(router: Router, payload: dict[str, Any]) -> Verdict:
+    """The router's verdict; whatever the payload makes the router fail with (short of the database
+    being unreachable) makes this one event INVALID instead of failing the tick."""
     try:
         return router(payload)
     except PayloadError as exc:
         return Verdict.invalid(str(exc))
+    except Exception as exc:
+        if isinstance(exc, (DBAPIError, OSError)) and not is_data_error(exc):
+            raise  # infrastructure: the tick fails and its cursor stays
+        return Verdict.invalid(f"cannot route the message: {type(exc).__name__}: {exc}")
 
 
 def to_new_event(record: KafkaRecord, router: Router) -> NewEvent:
@@ -263,6 +286,7 @@ def make_inbox_retry_schedule(
     a chain job is unpartitioned and each event gets a run of its own."""
     max_attempts = settings.retry_max_attempts
     chain = job if isinstance(job, ChainJob) else None
+    job_name = chain.name if chain else job.name
 
     @schedule(
         name=name,
@@ -282,6 +306,9 @@ def make_inbox_retry_schedule(
             for e in inbox.select(statuses=[Status.NEW], topic=topic, limit=batch_size)
             if _as_utc(e.last_attempted or e.received_at) < now - stale_after
         ]
+        # a NEW event is only stale when no run has it: a run may wait in the queue for long
+        busy = events_in_active_runs(context.instance, job_name)
+        candidates = [e for e in candidates if e.id not in busy]
         dispatched: list[InboxEvent] = []
         for event in candidates:
             routing = route_payload(router, event.payload) if isinstance(event.payload, dict) else None
@@ -313,6 +340,22 @@ def make_inbox_retry_schedule(
         return runs_for_events(dispatched, source=name, job=chain, run_key_suffix=f"|retry-{now.isoformat()}")
 
     return _retry_schedule
+
+
+# a run in any of these may still handle its events
+ACTIVE_RUN_STATUSES = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+def events_in_active_runs(instance: DagsterInstance, job_name: str) -> set[int]:
+    """The inbox ids carried by the job's runs that have not ended."""
+    runs = instance.get_runs(RunsFilter(job_name=job_name, statuses=ACTIVE_RUN_STATUSES))
+    return {i for run in runs for i in inbox_ids_of(run.tags)}
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:

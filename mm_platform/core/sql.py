@@ -15,6 +15,7 @@ from typing import Any
 from dagster import ConfigurableResource
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -62,15 +63,33 @@ class SqlDatabase(ConfigurableResource):
 
 
 _schemas_ready: set[tuple[int, str]] = set()
+_schema_lock = threading.Lock()
 
 
 def ensure_schema(metadata: MetaData, engine: Engine) -> Engine:
-    """Create the tables of `metadata` that are missing, once per process and database."""
+    """Create the tables of `metadata` that are missing, once per process and database. Sensor
+    threads reach this together on a fresh database: the lock lets one of them create."""
     marker = (id(metadata), engine.url.render_as_string(hide_password=False))
-    if marker not in _schemas_ready:
-        metadata.create_all(engine, checkfirst=True)
-        _schemas_ready.add(marker)
+    if marker in _schemas_ready:
+        return engine
+    with _schema_lock:
+        if marker not in _schemas_ready:
+            create_tables(metadata, engine)
+            _schemas_ready.add(marker)
     return engine
+
+
+def create_tables(metadata: MetaData, engine: Engine, attempts: int = 3) -> None:
+    """`create_all` that accepts another process creating the same tables meanwhile: between its
+    check and its CREATE the other one wins ("already exists"; on PostgreSQL also a duplicate
+    pg_type row), so check again. Any other error (a lock, the database down) propagates."""
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            if attempt == attempts or "already exists" not in str(exc.orig):
+                raise
 
 
 def db_now() -> dt.datetime:

@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from mm_platform.core.inbox import EventInbox, NewEvent, Status, Verdict
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.exc import OperationalError
+
+from mm_platform.core.devstack import free_port
+from mm_platform.core.inbox import EventInbox, NewEvent, Status, Verdict, event_inbox
 from mm_platform.core.sql import engine_for
 
 
@@ -43,6 +50,30 @@ def test_record_batch_stores_each_message_once(db_url: str) -> None:
     assert first[1].reason == "invalid reason"
     assert first[0].payload == {"a": 1, "offset": 0}
     assert inbox.counts() == {"NEW": 1, "INVALID": 1, "IGNORED": 1}
+
+
+def test_a_row_the_database_refuses_is_stored_invalid_and_the_batch_goes_on(db_url: str) -> None:
+    inbox = make_inbox(db_url)
+    refused = replace(event(1, dedup="twice"), key="k\ud800\x00ey")  # neither database stores these
+    batch = [event(0), refused, event(2, dedup="twice")]
+    stored = inbox.record_batch(batch)  # before the fix: UnicodeEncodeError for the whole batch
+    assert [e.status for e in stored] == [Status.NEW, Status.INVALID, Status.NEW]
+    assert stored[1].reason.startswith("the database refused the message: UnicodeEncodeError")
+    assert stored[1].key == "k?ey"
+    [row] = inbox.get([stored[1].id])
+    assert (row.payload, row.dedup_key, row.partition_key) == (None, None, None)
+    with inbox.engine.connect() as conn:
+        raw = conn.execute(select(event_inbox.c.raw_value).where(event_inbox.c.id == row.id)).scalar_one()
+    assert raw == b'{"a": 1}'  # the message's bytes are kept
+    assert [e.id for e in inbox.record_batch(batch)] == [e.id for e in stored]  # a re-read adds nothing
+
+
+def test_an_unreachable_database_still_fails_the_batch() -> None:
+    inbox = EventInbox(
+        create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/gone?connect_timeout=2")
+    )
+    with pytest.raises(OperationalError):
+        inbox.record_batch([event(0)])
 
 
 def test_a_stored_status_wins_over_a_re_read(db_url: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -102,6 +104,29 @@ def bucket(moto_endpoint: str, tmp_path: Path) -> Iterator[Bucket]:
         yield Bucket(name, client, defs, instance)
 
 
+@pytest.fixture
+def db_bucket(moto_endpoint: str, db_url: str) -> Iterator[Bucket]:
+    """A bucket whose sensor keeps its inbox on SQLite in one run and PostgreSQL in the other."""
+    name = f"scoring-{uuid.uuid4().hex[:8]}"
+    defs = definitions(name, moto_endpoint, db_url)
+    client = defs.resources["s3"].get_client()
+    client.create_bucket(Bucket=name)
+    with instance_for_test() as instance:
+        yield Bucket(name, client, defs, instance)
+
+
+def test_a_key_of_s3s_maximum_length_runs(db_bucket: Bucket) -> None:
+    """S3 keys are up to 1,024 bytes; the inbox keeps the key and its reference (key@etag@time)."""
+    key = "scrubbed/" + "d" * (1024 - len("scrubbed/") - len("/long.csv")) + "/long.csv"
+    assert len(key.encode()) == 1024
+    db_bucket.put(key, b"campaign_id\nc1\n")
+    result = db_bucket.tick()  # before the fix: value too long for type character varying(200)
+    assert [r.tags[OBJECT_KEY_TAG] for r in result.run_requests] == [key]
+    [event] = db_bucket.defs.resources["inbox"].get_inbox().select(topic=f"s3://{db_bucket.name}")
+    assert (event.status, event.entity_key) == (Status.NEW, key)
+    assert db_bucket.tick().run_requests == []  # recognised when listed again
+
+
 def test_new_files_run_once_and_re_uploads_run_again(bucket: Bucket) -> None:
     bucket.put("scrubbed/a.csv", b"campaign_id\nc1\n")
     bucket.put("fanlist/scored/b.csv.gz", b"x")
@@ -145,6 +170,21 @@ def test_a_bounded_batch_leaves_the_rest_for_the_next_tick(bucket: Bucket) -> No
     for _ in range(4):
         seen += [r.partition_key for r in bucket.tick().run_requests]
     assert sorted(seen) == ["f1", "f2", "f3", "f4", "f5"]  # two per tick, none lost, none twice
+
+
+def test_an_object_stamped_before_the_cursor_is_still_taken(bucket: Bucket) -> None:
+    """S3 stamps LastModified when an upload starts, so a long multipart upload lists after newer
+    objects, with a time before the cursor. moto cannot backdate an object: the cursor is moved an
+    hour ahead instead, which puts the next upload an hour "in the past" of the cursor."""
+    bucket.put("scrubbed/first.csv", b"campaign_id\nc1\n")
+    assert [r.partition_key for r in bucket.tick().run_requests] == ["first"]
+    bucket.cursor = json.dumps(
+        {"since": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()}
+    )
+    bucket.put("scrubbed/late.csv", b"campaign_id\nc1\n")
+    late = bucket.tick()  # before the fix: skipped, it is older than the cursor minus the overlap
+    assert [r.partition_key for r in late.run_requests] == ["late"]
+    assert bucket.tick().run_requests == []  # and only once
 
 
 def test_storage_down_fails_the_tick_and_keeps_the_cursor(bucket: Bucket, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,15 +11,19 @@ from pathlib import Path
 import pytest
 from dagster import (
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     Definitions,
     build_run_status_sensor_context,
     build_schedule_context,
     build_sensor_context,
     instance_for_test,
 )
-from sqlalchemy import insert, select
+from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.utils import make_new_run_id
+from sqlalchemy import insert, select, update
 
-from mm_platform.core.inbox import EventInbox, InboxEvent, Status
+from mm_platform.core.inbox import EventInbox, InboxEvent, Status, event_inbox
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sensors import INBOX_IDS_TAG, KafkaCursor, inbox_ids_of
 from mm_platform.core.settings import Settings
@@ -305,6 +310,48 @@ def test_unmapped_project_is_retried_by_the_schedule_once_its_round_exists(platf
     assert platform.run(request).success
     [handled] = platform.events()
     assert handled.status is Status.HANDLED
+
+
+def test_the_retry_schedule_leaves_an_event_whose_run_is_queued(platform: Platform) -> None:
+    """A NEW event older than the schedule's 30 minutes whose run waits in the queue is not dispatched
+    a second time; once that run is gone (lost), the schedule dispatches it."""
+    platform.publish(review_end_event())
+    [request] = platform.tick().run_requests
+    # a run the queued run coordinator holds (a queued run names the code location it came from)
+    origin = RemoteJobOrigin(
+        RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("mm_platform"), "__repository__"), JOB
+    )
+    queued = platform.instance.add_run(
+        DagsterRun(
+            job_name=JOB,
+            run_id=make_new_run_id(),
+            status=DagsterRunStatus.QUEUED,
+            tags=request.tags,
+            remote_job_origin=origin,
+        )
+    )
+    assert platform.instance.get_run_by_id(queued.run_id).status is DagsterRunStatus.QUEUED
+    [event] = platform.events()
+    with engine_for(platform.settings.platform_db_url).begin() as conn:
+        an_hour_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+        conn.execute(update(event_inbox).where(event_inbox.c.id == event.id).values(received_at=an_hour_ago))
+    schedule = platform.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
+
+    def retry_tick():
+        context = build_schedule_context(
+            instance=platform.instance,
+            resources=platform.defs.resources,
+            repository_def=platform.defs.get_repository_def(),
+        )
+        return schedule.evaluate_tick(context)
+
+    assert retry_tick().run_requests in (None, [])  # before the fix: a second run was requested
+    [waiting] = platform.events()
+    assert (waiting.status, waiting.attempts, waiting.reason) == (Status.NEW, 0, None)
+
+    platform.instance.delete_run(queued.run_id)
+    [again] = retry_tick().run_requests
+    assert inbox_ids_of(again.tags) == [event.id]
 
 
 def test_retry_gives_up_after_max_attempts(platform: Platform, tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def _round_id(payload: dict[str, Any]) -> int:
         raise PayloadError("missing field payload.roundId")
     try:
         return int(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(inf)
         raise PayloadError(f"payload.roundId must be an integer, got {value!r}") from exc
 
 

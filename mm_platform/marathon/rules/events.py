@@ -43,7 +43,8 @@ def _integer(value: Any, name: str) -> int:
         raise EventError(f"payload.{name} must be an integer, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    # ASCII only: "²".isdigit() is true but int("²") fails
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     if isinstance(value, float) and value.is_integer():
         return int(value)
