@@ -384,3 +384,16 @@ def test_a_campaign_taken_in_slices_gives_the_same_result(
     fanlist = next(r for r in results if r.dagster_run.job_name == "verified_fan_fanlist_job")
     assert metadata_of(fanlist, "fanlist_scores")["dynamo"]["out"] == 7
     assert len(read_stream(flow.client("kinesis"), flow.vf.campaign_data_stream)) == 7
+
+
+def test_slack_formatting_in_file_content_is_escaped_in_the_posted_message(flow: Flow) -> None:
+    """A campaign id `<!channel>` would ping the whole channel if posted raw."""
+    flow.upload("scrubbed/<b>&.csv", csv_bytes([["<!channel>", "m1", "", "", "0.9", "verified", "", ""]]))
+    files, campaigns = flow.process()
+    assert [r.success for r in files + campaigns] == [True, True]
+    [message] = flow.services.slack
+    assert message["text"] == (
+        "Verified Fan scoring for &lt;!channel&gt; (&lt;!channel&gt;): 1 verified, 0 rejected, 0 selected"
+    )
+    assert message["attachments"][0]["footer"] == "files: scrubbed/&lt;b&gt;&amp;.csv"
+    assert "<" not in str(message["attachments"])
