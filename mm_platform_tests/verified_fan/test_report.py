@@ -16,8 +16,8 @@ def test_every_value_from_data_in_the_report_is_escaped() -> None:
         "<!channel>", campaign, Counts(1, 0, 0), None, ["scrubbed/<!everyone>.csv"]
     )
     assert (
-        text
-        == "Verified Fan scoring for &lt;!here&gt; &amp; co (&lt;!channel&gt;): 1 verified, 0 rejected, 0 selected"
+        text == "Verified Fan scoring for &lt;!here&gt; &amp; co (&lt;!channel&gt;): "
+        "1 verified, 0 rejected, 0 selected"
     )
     scoring, about = attachments
     assert scoring["fallback"] == text
