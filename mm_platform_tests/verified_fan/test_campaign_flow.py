@@ -5,6 +5,7 @@ for the Entry Service, the Campaign Service and Slack, the platform database on 
 
 from __future__ import annotations
 
+import gzip
 import random
 import time
 from collections.abc import Callable
@@ -397,3 +398,53 @@ def test_slack_formatting_in_file_content_is_escaped_in_the_posted_message(flow:
     )
     assert message["attachments"][0]["footer"] == "files: scrubbed/&lt;b&gt;&amp;.csv"
     assert "<" not in str(message["attachments"])
+
+
+def test_unusual_csv_files_are_read_or_refused_with_a_reason_never_crash_the_intake(flow: Flow) -> None:
+    header = b"campaign_id,member_id,score,verdict\n"
+    flow.upload("scrubbed/mac.csv", (header + b"c1,m1,0.5,verified\n").replace(b"\n", b"\r"))
+    flow.upload("scrubbed/blank-first.csv", b"\n" + header + b"c1,m2,0.5,rejected\n")
+    flow.upload(
+        "scrubbed/ragged.csv", header + b"c1,m3,0.5,verified,extra\nc1,m4,0.5\nc1,m5,1e999,verified\n"
+    )
+    flow.upload("scrubbed/twice.csv", b"campaign_id,member_id,score,SCORE,verdict\nc1,m6,1,2,verified\n")
+    flow.upload("scrubbed/cut.csv.gz", gzip.compress(header + b"c1,m7,0.5,verified\n" * 2000)[:-40])
+    runs = flow.file_runs()
+    assert [r.success for r in runs] == [True] * 5
+    events = {e.entity_key: e for e in flow.inbox.select(topic=f"s3://{flow.vf.scoring_bucket}")}
+    assert (events["scrubbed/twice.csv"].status, events["scrubbed/twice.csv"].reason) == (
+        Status.INVALID,
+        "file refused: the header names column(s) more than once: score",
+    )
+    assert events["scrubbed/cut.csv.gz"].status is Status.INVALID
+    assert events["scrubbed/cut.csv.gz"].reason.startswith("file refused: broken gzip data")
+    rejects = flow.ledger.rejects(object_key="scrubbed/ragged.csv")
+    assert [(r["line"], r["member_key"], r["reason"]) for r in rejects] == [
+        (2, "m3", "the row has 5 fields, the header 4"),
+        (3, "m4", "the row has 3 fields, the header 4"),
+        (4, "m5", "score is not finite"),
+    ]
+    [request] = flow.campaign_requests()
+    assert flow.run(request).success
+    assert flow.demand.counts("c1") == Counts(1, 1, 0)
+    assert sorted(p.object_key for p in flow.ledger.parts(campaign_id="c1")) == [
+        "scrubbed/blank-first.csv",
+        "scrubbed/mac.csv",
+    ]
+
+
+def test_a_gzip_bomb_is_refused_at_the_size_cap(
+    moto_endpoint: str, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cap = {"MM_PLATFORM_VF_MAX_FILE_BYTES": "1000000"}
+    with make_flow(f"sqlite:///{tmp_path}/p.db", moto_endpoint, services, tmp_path, monkeypatch, cap) as flow:
+        header = b"campaign_id,member_id,score,verdict\n"
+        flow.upload("scrubbed/bomb.csv.gz", gzip.compress(header + b"0" * 50_000_000, compresslevel=9))
+        flow.upload("scrubbed/fine.csv.gz", gzip.compress(header + b"c1,m1,0.5,verified\n"))
+        assert [r.success for r in flow.file_runs()] == [True, True]
+        events = {e.entity_key: e for e in flow.inbox.select(topic=f"s3://{flow.vf.scoring_bucket}")}
+        assert (events["scrubbed/bomb.csv.gz"].status, events["scrubbed/bomb.csv.gz"].reason) == (
+            Status.INVALID,
+            "file refused: the file is larger than 1,000,000 bytes (decompressed)",
+        )
+        assert [p.object_key for p in flow.ledger.parts()] == ["scrubbed/fine.csv.gz"]
