@@ -448,3 +448,32 @@ def test_a_gzip_bomb_is_refused_at_the_size_cap(
             "file refused: the file is larger than 1,000,000 bytes (decompressed)",
         )
         assert [p.object_key for p in flow.ledger.parts()] == ["scrubbed/fine.csv.gz"]
+
+
+def test_an_older_file_whose_intake_finishes_later_does_not_win(flow: Flow) -> None:
+    flow.upload("scrubbed/old.csv", csv_bytes([["c1", "m1", "", "", "0.2", "rejected", "", ""]]))
+    time.sleep(1.1)  # S3 timestamps have one-second resolution
+    flow.upload(
+        "scrubbed/new.csv",
+        csv_bytes(
+            [
+                ["c1", "m1", "", "", "0.9", "verified", "true", ""],
+                ["c1", "m2", "", "", "1", "verified", "", ""],
+            ]
+        ),
+    )
+    tick = flow._tick("verified_fan_scoring_bucket_sensor")
+    job = flow.defs.resolve_job_def("verified_fan_file_job")
+    old_intake, new_intake = sorted(tick.run_requests, key=lambda r: "new" in str(r.tags))
+    assert job.execute_in_process(instance=flow.instance, tags=new_intake.tags).success
+    [request] = flow.campaign_requests()
+    assert flow.run(request).success
+    assert job.execute_in_process(instance=flow.instance, tags=old_intake.tags).success  # finishes later
+    [request] = flow.campaign_requests()
+    result = flow.run(request)
+    assert result.success
+    meta = metadata_of(result, "demand_registrations")
+    assert (meta["created"], meta["updated"], meta["unchanged"], meta["failed"]) == (0, 0, 1, 0)
+    m1 = flow.demand.member("c1", "m1")
+    assert (m1["verdict"], m1["selected"], m1["file"]) == ("verified", True, "scrubbed/new.csv")
+    assert flow.demand.counts("c1") == Counts(2, 0, 1) == flow.demand.recount("c1")

@@ -1,9 +1,11 @@
 """The DynamoDB demand table: member registrations, fanlist entries and exact per-campaign counts.
 
-Writes are batched. Old images are read with BatchGetItem (consistent reads), members whose state
-did not change cost no write, the others go out with BatchWriteItem (25 items a call, chunks of 100
-members in parallel), and each chunk's count change — computed from the old and new images — is
-ADDed to the campaign's `meta:counts`.
+Old images are read with BatchGetItem (consistent reads, chunks of 100 members in parallel);
+members whose state did not change cost no write, the others go out as PutItem conditioned on the
+item's `uploadOrder` (the file that last set it) being no later than theirs — an older file applied
+after a newer one (a replay, a slow intake) changes nothing — and each chunk's count change,
+computed from the old images DynamoDB returns and the new ones, is ADDed to the campaign's
+`meta:counts`.
 
 Why the counts stay exact: one writer per campaign at a time holds a lease on `meta:counts`
 (attribute `writer`), and every ADD is conditioned on still holding it. A writer that dies between a
@@ -31,10 +33,9 @@ from mm_platform.verified_fan.rules.scoring import recount as recount_states
 COUNTS_SK = "meta:counts"
 SLACK_COUNTS_SK = "meta:slack:counts"
 READ_CHUNK = 100  # BatchGetItem takes at most 100 keys
-WRITE_BATCH = 25  # BatchWriteItem takes at most 25 items
 LEASE_SECONDS = 600
-MAX_UNPROCESSED_ROUNDS = 8
-BOOKKEEPING = ("PK", "SK", "updatedAt", "file")  # stored, but not part of a member's state
+UPLOAD_ORDER = "uploadOrder"  # the upload order of the file that last set an item
+BOOKKEEPING = ("PK", "SK", "updatedAt", "file", UPLOAD_ORDER)  # stored, not part of the state
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -66,6 +67,7 @@ class WriteStats:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    older: int = 0  # of the unchanged: the item came from a later file (its write refused)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, reason) DynamoDB refused
     delta: Counts = ZERO
     repaired_from: Counts | None = None  # counts before a recount repaired a dead writer's leftovers
@@ -75,6 +77,7 @@ class WriteStats:
         self.created += other.created
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.older += other.older
         self.failed += other.failed
         self.delta = total([self.delta, other.delta])
 
@@ -99,6 +102,23 @@ def _counts_of(item: dict[str, Any]) -> Counts:
 
 def _state_fields(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in BOOKKEEPING}
+
+
+def _same_state(before: dict[str, Any] | None, fields: dict[str, Any]) -> bool:
+    return before is not None and _state_fields(before) == _state_fields(fields)
+
+
+def _older(fields: dict[str, Any], before: dict[str, Any] | None) -> bool:
+    """The stored item came from a later file than these fields."""
+    order, stored = fields.get(UPLOAD_ORDER), (before or {}).get(UPLOAD_ORDER)
+    return order is not None and stored is not None and stored > order
+
+
+def _moves_order_on(before: dict[str, Any] | None, fields: dict[str, Any]) -> bool:
+    """Writing would record a later file on the item (even with the same state: a file between the
+    two, applied afterwards, must not win over this one)."""
+    order = fields.get(UPLOAD_ORDER)
+    return order is not None and (before or {}).get(UPLOAD_ORDER) != order
 
 
 @dataclass
@@ -154,41 +174,33 @@ class DemandTable:
             request = response.get("UnprocessedKeys") or {}
         return found
 
-    def _put_many(self, items: list[dict[str, Any]]) -> dict[int, str]:
-        """BatchWriteItem in 25s, unprocessed items retried with backoff. A batch DynamoDB refuses
-        as a whole (an invalid item) is written item by item, so one bad item fails alone.
-        Returns {index of a refused item: DynamoDB's reason}."""
-        refused: dict[int, str] = {}
-        for start in range(0, len(items), WRITE_BATCH):
-            requests = [
-                {"PutRequest": {"Item": {k: _serialize(v) for k, v in item.items()}}}
-                for item in items[start : start + WRITE_BATCH]
-            ]
-            try:
-                self._write_batch(requests)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ValidationException":
-                    raise
-                for offset, request in enumerate(requests):
-                    try:
-                        self.client.put_item(TableName=self.name, Item=request["PutRequest"]["Item"])
-                    except ClientError as single:
-                        if single.response["Error"]["Code"] != "ValidationException":
-                            raise
-                        refused[start + offset] = single.response["Error"]["Message"]
-        return refused
-
-    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
-        pending = {self.name: requests}
-        for attempt in range(MAX_UNPROCESSED_ROUNDS):
-            pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                return
-            time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off as AWS advises
-        raise RuntimeError(
-            f"{self.name}: {len(pending[self.name])} item(s) still unprocessed after "
-            f"{MAX_UNPROCESSED_ROUNDS} rounds of BatchWriteItem"
-        )
+    def _put_unless_older(self, item: dict[str, Any]) -> tuple[str, Any]:
+        """Put one item unless the stored one came from a later file (its `uploadOrder` is greater):
+        ("written", old image or None), ("older", None) when the condition refused it, or
+        ("refused", DynamoDB's reason) for an item DynamoDB does not take (too large, say)."""
+        kwargs: dict[str, Any] = {}
+        if item.get(UPLOAD_ORDER) is not None:
+            kwargs = {
+                "ConditionExpression": "attribute_not_exists(#order) OR #order <= :order",
+                "ExpressionAttributeNames": {"#order": UPLOAD_ORDER},
+                "ExpressionAttributeValues": {":order": _serialize(item[UPLOAD_ORDER])},
+            }
+        try:
+            answer = self.client.put_item(
+                TableName=self.name,
+                Item={k: _serialize(v) for k, v in item.items()},
+                ReturnValues="ALL_OLD",
+                **kwargs,
+            )
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                return "older", None
+            if code == "ValidationException":
+                return "refused", exc.response["Error"]["Message"]
+            raise
+        old = answer.get("Attributes")
+        return "written", _plain(old) if old else None
 
     def _upsert_chunk(
         self,
@@ -196,30 +208,32 @@ class DemandTable:
         item_key: Callable[[str], tuple[str, str]],
         now: str,
     ) -> tuple[WriteStats, list[tuple[dict[str, Any] | None, dict[str, Any]]]]:
-        """Read the chunk's old images, write what changed; returns the stats and the (old image,
-        new fields) of every item written."""
+        """Read the chunk's old images, write what changes the item or moves its upload order on,
+        never over an item a later file set (conditional PutItem); returns the stats and the
+        (old image, new fields) of every item written, the old image as DynamoDB returned it."""
         stats = WriteStats(records=len(chunk))
         keys = [item_key(key) for key, _ in chunk]
         old = self._get_many(keys)
-        changed = []
+        written = []
         for (key, raw_fields), (pk, sk) in zip(chunk, keys, strict=True):
             fields = clean_fields(raw_fields)
             before = old.get((pk, sk))
-            if before is not None and _state_fields(before) == _state_fields(fields):
-                stats.unchanged += 1
-            else:
-                changed.append((key, pk, sk, before, fields))
-        refused = self._put_many(
-            [{"PK": pk, "SK": sk, **fields, "updatedAt": now} for _, pk, sk, _, fields in changed]
-        )
-        written = []
-        for index, (key, _, _, before, fields) in enumerate(changed):
-            if index in refused:
-                stats.failed.append((key, refused[index]))
+            if _older(fields, before):
+                stats.unchanged, stats.older = stats.unchanged + 1, stats.older + 1
                 continue
-            stats.created += before is None
-            stats.updated += before is not None
-            written.append((before, fields))
+            if _same_state(before, fields) and not _moves_order_on(before, fields):
+                stats.unchanged += 1
+                continue
+            outcome, detail = self._put_unless_older({"PK": pk, "SK": sk, **fields, "updatedAt": now})
+            if outcome == "older":  # a later file's write landed after the read: no failure
+                stats.unchanged, stats.older = stats.unchanged + 1, stats.older + 1
+            elif outcome == "refused":
+                stats.failed.append((key, detail))
+            else:
+                stats.created += detail is None
+                stats.updated += detail is not None and not _same_state(detail, fields)
+                stats.unchanged += detail is not None and _same_state(detail, fields)
+                written.append((detail, fields))
         return stats, written
 
     def _write_in_chunks(

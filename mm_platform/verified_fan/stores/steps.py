@@ -23,6 +23,7 @@ def load_records(s3: Any, parts: list[Part]) -> pd.DataFrame:
         frame = get_part(s3, part.staged_uri)
         frame["file_ref"] = part.file_ref
         frame["object_key"] = part.object_key
+        frame["upload_order"] = part.upload_order
         frames.append(frame)
     return latest_per_member(frames)
 
