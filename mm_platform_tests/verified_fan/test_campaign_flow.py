@@ -477,3 +477,20 @@ def test_an_older_file_whose_intake_finishes_later_does_not_win(flow: Flow) -> N
     m1 = flow.demand.member("c1", "m1")
     assert (m1["verdict"], m1["selected"], m1["file"]) == ("verified", True, "scrubbed/new.csv")
     assert flow.demand.counts("c1") == Counts(2, 0, 1) == flow.demand.recount("c1")
+
+
+def test_campaign_counts_repair_what_a_writer_that_lost_its_lease_left(flow: Flow) -> None:
+    from mm_platform_tests.verified_fan.test_demand_store import take_over_while_stalled
+
+    flow.upload("scrubbed/tour.csv", TOUR)
+    flow.process()
+    demand = flow.demand
+    take_over_while_stalled(demand)  # s1, s2 (lost from the counts) and s3 besides TOUR's
+    wrong, right = demand.counts("c1"), demand.recount("c1")
+    assert wrong != right and demand.writer("c1") is None
+    repaired = flow.materialize("campaign_counts", "c1")
+    assert repaired.success
+    meta = metadata_of(repaired, "campaign_counts")
+    assert meta["recounted_from"] == wrong.as_dict()
+    assert (meta["verified"], meta["rejected"], meta["selected"]) == right
+    assert demand.counts("c1") == right

@@ -308,3 +308,58 @@ def test_a_put_refused_by_the_upload_order_condition_counts_as_older(demand: Dem
         (0, 0, 0),
     )
     assert demand.member("c1", "m1")["verdict"] == "rejected"
+
+
+class StallsBeforePut:
+    """The real client, except that before its first member put the writer stalls while `meanwhile`
+    runs (another writer takes the campaign over and finishes); then the put lands."""
+
+    def __init__(self, client: Any, meanwhile: Any) -> None:
+        self.client, self.meanwhile, self.stalled = client, meanwhile, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        if not self.stalled:
+            self.stalled = True
+            self.meanwhile()
+        return self.client.put_item(**kwargs)
+
+
+def take_over_while_stalled(demand: DemandTable) -> None:
+    """Run-slow stalls holding the lease; run-next takes over (run-slow's run has ended as far as
+    Dagster knows), writes s3 and releases; run-slow's put of s2 lands, its count ADD is refused."""
+    write(demand, "c1", [member("s1", "verified")], run="run-first")
+
+    def meanwhile() -> None:
+        stats = write(
+            demand, "c1", [member("s3", "rejected")], run="run-next", holder_alive=lambda run: False
+        )
+        assert stats.created == 1
+
+    slow = DemandTable(StallsBeforePut(demand.client, meanwhile), demand.name, workers=1)
+    with pytest.raises(LeaseLostError):
+        slow.write_members("c1", [member("s2", "verified", True)], writer="run-slow", now=NOW)
+
+
+def test_a_lost_lease_marks_the_campaign_for_a_recount_that_the_next_writer_does(demand: DemandTable) -> None:
+    take_over_while_stalled(demand)
+    assert demand.writer("c1") is None  # nobody holds the lease, yet the counts miss s2
+    assert demand.counts("c1") == Counts(1, 1, 0) != demand.recount("c1") == Counts(2, 1, 1)
+    assert demand.recount_wanted("c1")  # persisted in DynamoDB, not in the lost writer's memory
+
+    # the same file applied again sees s2 unchanged: only the recount can repair the counts
+    stats = write(demand, "c1", [member("s2", "verified", True)], run="run-again")
+    assert (stats.unchanged, stats.repaired_from) == (1, Counts(1, 1, 0))
+    assert demand.counts("c1") == Counts(2, 1, 1) == demand.recount("c1")
+    assert not demand.recount_wanted("c1")
+
+
+def test_repair_counts_after_a_lost_lease_when_no_writer_holds_it(demand: DemandTable) -> None:
+    take_over_while_stalled(demand)
+    before, after = demand.repair_counts("c1", "run-counts")
+    assert (before, after) == (Counts(1, 1, 0), Counts(2, 1, 1))
+    assert demand.counts("c1") == demand.recount("c1")
+    assert not demand.recount_wanted("c1")
+    assert demand.writer("c1") is None

@@ -200,6 +200,7 @@ def demand_registrations(
             "created": stats.created,
             "updated": stats.updated,
             "unchanged": stats.unchanged,
+            "older": stats.older,
             "invalid": sum(p.invalid for p in work.parts),
             "failed": len(stats.failed),
             "count_change": MetadataValue.json(stats.delta.as_dict()),
@@ -337,8 +338,8 @@ def fanlist_scores(
     ],
     description=(
         "The campaign's verified / rejected / selected counts (meta:counts, was processSavedScores), kept "
-        "by the member writes from old and new images. Counts a run that died left unsettled are "
-        "recounted; the check recounts every time."
+        "by the member writes from old and new images. Counts a run that died, or a writer that lost "
+        "its lease, left unsettled are recounted; the check recounts every time."
     ),
 )
 def campaign_counts(
@@ -349,12 +350,13 @@ def campaign_counts(
     alive = run_alive(context.instance)
     holder = demand.writer(campaign)
     repaired = None
-    if holder is not None:
-        if str(holder["run"]) != owner and alive(str(holder["run"])):
-            raise Failure(description=f"campaign {campaign} is being written by run {holder['run']}")
+    if holder is not None and str(holder["run"]) != owner and alive(str(holder["run"])):
+        raise Failure(description=f"campaign {campaign} is being written by run {holder['run']}")
+    if holder is not None or demand.recount_wanted(campaign):
         # the repair recounts under the lease: that recount is the check's
         repaired, recount = demand.repair_counts(campaign, owner, alive)
-        context.log.warning(f"campaign {campaign}: a run that died left its counts unsettled; recounted")
+        why = "a run that died" if holder is not None else "a writer that lost its lease"
+        context.log.warning(f"campaign {campaign}: {why} left its counts unsettled; recounted")
     else:
         recount = demand.recount(campaign)
     counts = demand.counts(campaign) or ZERO

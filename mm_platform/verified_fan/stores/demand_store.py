@@ -10,9 +10,12 @@ computed from the old images DynamoDB returns and the new ones, is ADDed to the 
 Why the counts stay exact: one writer per campaign at a time holds a lease on `meta:counts`
 (attribute `writer`), and every ADD is conditioned on still holding it. A writer that dies between a
 chunk's write and its ADD leaves the lease behind, so the next writer knows the counts may be off and
-recounts the campaign before it writes. TransactWriteItems would make member and counter atomic
-without a lease, but moto deep-copies the table for every action of a transaction, which makes a bulk
-load quadratic on the embedded stack (13 items/s at 5,000 members).
+recounts the campaign before it writes. A writer that stalled past its lease, was taken over and
+then had its puts land finds its ADD refused: it marks the campaign (`recountWanted` on meta:counts)
+and the next writer, or `campaign_counts` when nobody holds the lease, recounts.
+TransactWriteItems would make member and counter atomic without a lease, but moto deep-copies the
+table for every action of a transaction, which makes a bulk load quadratic on the embedded stack
+(13 items/s at 5,000 members).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ SLACK_COUNTS_SK = "meta:slack:counts"
 READ_CHUNK = 100  # BatchGetItem takes at most 100 keys
 LEASE_SECONDS = 600
 UPLOAD_ORDER = "uploadOrder"  # the upload order of the file that last set an item
+# on meta:counts: how many count ADDs were refused to a writer that lost its lease after its member
+# puts had landed; while above zero the counts miss those puts and the next writer or
+# `campaign_counts` recounts
+RECOUNT_WANTED = "recountWanted"
 BOOKKEEPING = ("PK", "SK", "updatedAt", "file", UPLOAD_ORDER)  # stored, not part of the state
 
 _serialize = TypeSerializer().serialize
@@ -280,7 +287,13 @@ class DemandTable:
             stats.delta = total(
                 count_delta(member_state(before), member_state(fields)) for before, fields in written
             )
-            self._add_counts(campaign_id, lease, stats.delta, now)
+            try:
+                self._add_counts(campaign_id, lease, stats.delta, now)
+            except LeaseLostError:
+                # this chunk's puts landed but their counts cannot: say so in the table itself
+                # (this run's memory is no place for it), the next writer or repair recounts
+                self._want_recount(campaign_id)
+                raise
             return stats
 
         stats = self._write_in_chunks(members, write_chunk)
@@ -322,10 +335,11 @@ class DemandTable:
                 ) from exc
         lease = _Lease(run_id, now + LEASE_SECONDS / 2)
         old = _plain(answer.get("Attributes", {}))
-        if "writer" not in old:
+        wanted = int(old.get(RECOUNT_WANTED, 0))
+        if "writer" not in old and not wanted:
             return lease, None
         before = _counts_of(old)
-        self._store_recount(campaign_id, lease)
+        self._store_recount(campaign_id, lease, wanted)
         return lease, before
 
     def _take_lease(
@@ -361,25 +375,44 @@ class DemandTable:
             lease.renew_after = time.time() + LEASE_SECONDS / 2
         self._update_counts(campaign_id, expression, values)
 
-    def _store_recount(self, campaign_id: str, lease: _Lease) -> Counts:
-        """Recount the campaign (under its lease, so nobody writes meanwhile) and store the result."""
+    def _store_recount(self, campaign_id: str, lease: _Lease, wanted: int = 0) -> Counts:
+        """Recount the campaign (under its lease, so nobody writes meanwhile) and store the result;
+        the `wanted` recounts seen before counting are settled (one asked for meanwhile stays)."""
         counts = self.recount(campaign_id)
-        self._set_counts(campaign_id, lease, counts)
+        self._set_counts(campaign_id, lease, counts, wanted)
         return counts
 
-    def _set_counts(self, campaign_id: str, lease: _Lease, counts: Counts) -> None:
+    def _set_counts(self, campaign_id: str, lease: _Lease, counts: Counts, settled: int = 0) -> None:
         self._update_counts(
             campaign_id,
-            "SET verified = :v, rejected = :r, selected = :s",
+            "SET verified = :v, rejected = :r, selected = :s ADD #wanted :settled",
             {
                 ":v": {"N": str(counts.verified)},
                 ":r": {"N": str(counts.rejected)},
                 ":s": {"N": str(counts.selected)},
+                ":settled": {"N": str(-settled)},
                 ":run": {"S": lease.run_id},
             },
+            {"#wanted": RECOUNT_WANTED},
         )
 
-    def _update_counts(self, campaign_id: str, expression: str, values: dict[str, Any]) -> None:
+    def _want_recount(self, campaign_id: str) -> None:
+        self.client.update_item(
+            TableName=self.name,
+            Key=self._key(campaign_pk(campaign_id), COUNTS_SK),
+            UpdateExpression="ADD #wanted :one",
+            ExpressionAttributeNames={"#wanted": RECOUNT_WANTED},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    def recount_wanted(self, campaign_id: str) -> bool:
+        """A writer lost its lease after its member puts landed: the counts miss them until a recount."""
+        item = self._get(campaign_pk(campaign_id), COUNTS_SK)
+        return item is not None and int(item.get(RECOUNT_WANTED, 0)) > 0
+
+    def _update_counts(
+        self, campaign_id: str, expression: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> None:
         try:
             self.client.update_item(
                 TableName=self.name,
@@ -387,6 +420,7 @@ class DemandTable:
                 UpdateExpression=expression,
                 ConditionExpression="writer.run = :run",
                 ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -406,7 +440,8 @@ class DemandTable:
     def repair_counts(
         self, campaign_id: str, run_id: str, holder_alive: Callable[[str], bool] | None = None
     ) -> tuple[Counts | None, Counts]:
-        """Recount the campaign under its lease and store the result: (counts before, after)."""
+        """Recount the campaign under its lease and store the result (settling any recount a writer
+        that lost its lease asked for): (counts before, after)."""
         before = self.counts(campaign_id)
         lease, repaired_from = self._acquire(campaign_id, run_id, holder_alive)
         # taking over a dead writer's lease has stored a recount already: read it, do not count twice
