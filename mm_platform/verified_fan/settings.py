@@ -23,6 +23,7 @@ class VerifiedFanSettings:
     slack_base_url: str
     write_workers: int
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a scored file's cap, decompressed
+    part_max_attempts: int = 5  # failed step attempts before a staged part is quarantined
 
     @classmethod
     def from_env(cls, env: EnvReader) -> VerifiedFanSettings:
@@ -39,9 +40,12 @@ class VerifiedFanSettings:
             slack_base_url=env.text("SLACK_BASE_URL", "https://slack.com/api/"),
             write_workers=env.integer("VF_WRITE_WORKERS", 4),
             max_file_bytes=env.integer("VF_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
+            part_max_attempts=env.integer("VF_PART_MAX_ATTEMPTS", 5),
         )
         if settings.write_workers < 1:
             raise SettingsError("MM_PLATFORM_VF_WRITE_WORKERS must be at least 1")
+        if settings.part_max_attempts < 1:
+            raise SettingsError("MM_PLATFORM_VF_PART_MAX_ATTEMPTS must be at least 1")
         if settings.max_file_bytes < 1:
             raise SettingsError("MM_PLATFORM_VF_MAX_FILE_BYTES must be at least 1")
         return settings

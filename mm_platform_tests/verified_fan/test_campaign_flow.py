@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -494,3 +495,43 @@ def test_campaign_counts_repair_what_a_writer_that_lost_its_lease_left(flow: Flo
     assert meta["recounted_from"] == wrong.as_dict()
     assert (meta["verified"], meta["rejected"], meta["selected"]) == right
     assert demand.counts("c1") == right
+
+
+def test_a_part_that_keeps_failing_is_quarantined_and_the_parts_behind_it_proceed(
+    moto_endpoint: str, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from mm_platform.cli import main
+
+    two = {"MM_PLATFORM_VF_PART_MAX_ATTEMPTS": "2"}
+    with make_flow(f"sqlite:///{tmp_path}/p.db", moto_endpoint, services, tmp_path, monkeypatch, two) as flow:
+        flow.upload("scrubbed/bad.csv", csv_bytes([["c1", "m1", "", "", "0.5", "verified", "", ""]]))
+        flow.file_runs()
+        [bad] = flow.ledger.parts()
+        # its staged records are gone: every run that takes this part fails
+        flow.client("s3").delete_object(Bucket=flow.vf.staging_bucket, Key=bad.staged_uri.split("/", 3)[3])
+        time.sleep(1.1)
+        flow.upload("scrubbed/good.csv", csv_bytes([["c1", "m2", "", "", "0.7", "verified", "yes", ""]]))
+        flow.file_runs()
+        [request] = flow.campaign_requests()
+
+        assert not flow.run(request).success  # both parts taken together: both suspect
+        assert not flow.run(request).success  # the first part alone fails again: quarantined
+        quarantined = {p.object_key: p for p in flow.ledger.parts()}["scrubbed/bad.csv"]
+        assert quarantined.status == "QUARANTINED"
+        assert quarantined.last_error.startswith("quarantined after 2 failed attempts: ")
+        assert "NoSuchKey" in quarantined.last_error
+
+        result = flow.run(request)
+        assert result.success
+        assert flow.demand.member("c1", "m2")["verdict"] == "verified"
+        assert flow.demand.member("c1", "m1") is None
+        assert flow.demand.counts("c1") == Counts(1, 0, 1) == flow.demand.recount("c1")
+        [message] = flow.services.slack  # the quarantined part is no longer waited for
+        assert "1 verified" in message["text"]
+        assert flow.campaign_requests() == []
+
+        listed = CliRunner().invoke(main, ["vf", "files", "--campaign", "c1"], env=flow.env).output
+        assert re.search(r"QUARANTINED +c1 .* scrubbed/bad.csv", listed)
+        assert "quarantined after 2 failed attempts: " in listed

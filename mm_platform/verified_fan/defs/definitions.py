@@ -56,6 +56,7 @@ def verified_fan_definitions(settings: Settings) -> Definitions:
                 slack_channel=vf.slack_channel,
                 write_workers=vf.write_workers,
                 max_file_bytes=vf.max_file_bytes,
+                part_max_attempts=vf.part_max_attempts,
                 create_table=settings.embedded,
             ),
             "entry_service": EntryService(

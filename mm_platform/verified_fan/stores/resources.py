@@ -26,6 +26,9 @@ class VerifiedFanStore(ConfigurableResource):
     max_file_bytes: int = Field(
         default=DEFAULT_MAX_FILE_BYTES, description="a scored file's cap, decompressed; larger: INVALID"
     )
+    part_max_attempts: int = Field(
+        default=5, description="failed step attempts before a staged part is quarantined"
+    )
     create_table: bool = Field(default=False, description="create the demand table when missing (embedded)")
 
     def demand(self, dynamodb: DynamoDBResource) -> DemandTable:
