@@ -24,6 +24,7 @@ class VerifiedFanSettings:
     write_workers: int
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a scored file's cap, decompressed
     part_max_attempts: int = 5  # failed step attempts before a staged part is quarantined
+    retry_after_minutes: float = 10.0  # parts a failed run left are requested again after this
 
     @classmethod
     def from_env(cls, env: EnvReader) -> VerifiedFanSettings:
@@ -41,9 +42,12 @@ class VerifiedFanSettings:
             write_workers=env.integer("VF_WRITE_WORKERS", 4),
             max_file_bytes=env.integer("VF_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
             part_max_attempts=env.integer("VF_PART_MAX_ATTEMPTS", 5),
+            retry_after_minutes=env.number("VF_RETRY_AFTER_MINUTES", 10.0),
         )
         if settings.write_workers < 1:
             raise SettingsError("MM_PLATFORM_VF_WRITE_WORKERS must be at least 1")
+        if settings.retry_after_minutes < 0:
+            raise SettingsError("MM_PLATFORM_VF_RETRY_AFTER_MINUTES must not be negative")
         if settings.part_max_attempts < 1:
             raise SettingsError("MM_PLATFORM_VF_PART_MAX_ATTEMPTS must be at least 1")
         if settings.max_file_bytes < 1:

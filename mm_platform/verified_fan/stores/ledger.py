@@ -189,6 +189,23 @@ class Ledger:
             )
             return [_part(r) for r in rows]
 
+    def unfinished(self, limit: int = 1000) -> list[Part]:
+        """Parts with a step still to do, newest first: STAGED ones, and applied registrant parts
+        whose entry scoring failed (what a retry of their campaign run would finish)."""
+        entry_left = (
+            (staged_part.c.status == APPLIED)
+            & (staged_part.c.kind == "scrubbed")
+            & staged_part.c[ENTRY_SCORED].is_(None)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(staged_part)
+                .where((staged_part.c.status == STAGED) | entry_left)
+                .order_by(staged_part.c.id.desc())
+                .limit(limit)
+            )
+            return [_part(r) for r in rows]
+
     def due(self, campaign_id: str, kind: str, step: str, after: str | None = None) -> list[Part]:
         """The campaign's parts of `kind` that still need `step` (and have had `after`), in upload order."""
         query = select(staged_part).where(
