@@ -306,6 +306,13 @@ def test_ragged_rows_are_refused_alone_with_their_file_line() -> None:
     ]
 
 
+def test_a_column_by_the_name_the_reader_uses_is_ignored() -> None:
+    data = b"campaign_id,_file_line,member_id,score,verdict\nc1,x,m1,0.5,verified\nc1,x,m2\n"
+    result = validate(read_csv(data), SCRUBBED)
+    assert result.valid[["member_key", "line"]].values.tolist() == [["m1", 2]]
+    assert result.rejects[["row", "member_key"]].values.tolist() == [[3, "m2"]]
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -362,6 +369,7 @@ csv_ish = st.lists(
             b" ",
             b"|",
             b"a@b.co",
+            b"_file_line",
         ]
     ),
     max_size=60,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -116,13 +117,14 @@ BOM = b"\xef\xbb\xbf"
 
 
 def _normalized(data: bytes, max_bytes: int) -> tuple[bytes, int]:
-    """The file as UTF-8-ish text with `\n` line ends, from its header on, and how many blank
-    lines came before the header (so line numbers stay file lines)."""
+    """The file from its header on, inflated, without a byte order mark, with `\n` (or `\r\n`)
+    line ends, and how many blank lines came before the header (line numbers stay file lines)."""
     if data[:2] == GZIP_MAGIC:
         data = inflate([data], max_bytes)
     if data.startswith(BOM):
         data = data[len(BOM) :]
-    if b"\r" in data:  # CRLF and classic-Mac CR-only files: one line end for Arrow and the line count
+    if data.count(b"\r") != data.count(b"\r\n"):
+        # classic-Mac CR line ends: `\n` for Arrow and the line count (CRLF both read as they are)
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     skipped = 0
     while True:  # blank (or white-space-only) lines before the header
@@ -144,7 +146,7 @@ def _header(data: bytes) -> list[str]:
     names = [n.strip().lower() for n in next(csv.reader([text]), [])]
     # unnamed columns (a trailing comma) are kept as placeholders: unknown columns are ignored
     names = [n or f"_unnamed_{i}" for i, n in enumerate(names)]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = sorted(n for n, count in Counter(names).items() if count > 1)
     if twice:
         raise FileError(f"the header names column(s) more than once: {', '.join(twice)}")
     return names
@@ -186,13 +188,14 @@ def _ragged_rows(bad_rows: list, names: list[str], lines: np.ndarray) -> pa.Tabl
     """The rows Arrow could not split into the header's columns, as rows of text cut or padded
     to the header, with the reason and their file line (`lines`: the line of each record, the
     header's included, as Arrow numbers them)."""
-    columns: dict[str, list[Any]] = {name: [] for name in names}
+    columns: dict[str, list[Any]] = {name: [] for name in names if name not in (FILE_LINE, ROW_ERROR)}
     reasons, at = [], []
     for row in bad_rows:
         fields = next(csv.reader([row.text]), []) if row.text else []
         fields = (fields + [""] * len(names))[: len(names)]
         for name, value in zip(names, fields, strict=True):
-            columns[name].append(value)
+            if name in columns:
+                columns[name].append(value)
         reasons.append(
             f"the row has {_plural(row.actual_columns, 'field')}, the header {row.expected_columns}"
         )
@@ -214,13 +217,13 @@ def read_csv(data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> pa.Table:
     bad_rows: list = []
     table = _arrow_read(data, names, True, bad_rows)
     if bad_rows and any(row.number is None for row in bad_rows):
-        # Arrow numbers the refused rows only when it parses in one thread: read again so (the
-        # fast threaded read stays the rule for files without such rows)
+        # Arrow numbers refused rows only when it parses in one thread: read such a file again
+        # in one thread (files without ragged rows keep the fast threaded read)
         bad_rows = []
         table = _arrow_read(data, names, False, bad_rows)
     ours = [n for n in names if n in (FILE_LINE, ROW_ERROR)]
     if ours:  # a column of the file by one of our names is ignored
-        table, names = table.drop_columns(ours), [n for n in names if n not in ours]
+        table = table.drop_columns(ours)
     total = table.num_rows + len(bad_rows) + 1  # records, the header included
     starts = record_start_lines(data) + skipped
     if len(starts) != total:  # quoting the scan cannot follow (a stray quote mid-field): count records
