@@ -126,11 +126,13 @@ def campaign_run_requests(
         groups[(part.kind, part.campaign_id)].append(part)
     requests = []
     for (kind, campaign), group in sorted(groups.items()):
-        run_key = f"{kind}|{campaign}|part-{max(p.id for p in group)}"
+        staged = [p.id for p in group if p.status == STAGED]
         attempt = retry(kind, campaign, group) if retry is not None else None
         if attempt is not None:
-            run_key += f"|retry-{attempt}"
-        elif not any(p.status == STAGED for p in group):
+            run_key = f"{kind}|{campaign}|part-{max(p.id for p in group)}|retry-{attempt}"
+        elif staged:
+            run_key = f"{kind}|{campaign}|part-{max(staged)}"
+        else:
             continue  # only a retry finishes parts that are applied already
         requests.append(
             jobs[kind].run_request(
@@ -169,6 +171,8 @@ def retry_policy(
     attempt number is the count of the job's runs for the campaign so far (a new run key each)."""
 
     def attempt(kind: str, campaign: str, parts: list[Part]) -> int | None:
+        if not retry_due(max(p.staged_at for p in parts), None, now, after):
+            return None  # young parts: no need to ask the instance
         in_flight = instance.get_run_records(
             RunsFilter(tags={"dagster/partition": campaign}, statuses=IN_FLIGHT), limit=20
         )

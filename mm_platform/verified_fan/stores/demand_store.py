@@ -36,6 +36,7 @@ from mm_platform.verified_fan.rules.scoring import recount as recount_states
 COUNTS_SK = "meta:counts"
 SLACK_COUNTS_SK = "meta:slack:counts"
 READ_CHUNK = 100  # BatchGetItem takes at most 100 keys
+PUT_THREADS = 8  # conditional puts in flight per chunk
 LEASE_SECONDS = 600
 UPLOAD_ORDER = "uploadOrder"  # the upload order of the file that last set an item
 # on meta:counts: how many count ADDs were refused to a writer that lost its lease after its member
@@ -221,26 +222,30 @@ class DemandTable:
         stats = WriteStats(records=len(chunk))
         keys = [item_key(key) for key, _ in chunk]
         old = self._get_many(keys)
-        written = []
+        to_put: list[tuple[str, dict[str, Any]]] = []
         for (key, raw_fields), (pk, sk) in zip(chunk, keys, strict=True):
             fields = clean_fields(raw_fields)
             before = old.get((pk, sk))
             if _older(fields, before):
                 stats.unchanged, stats.older = stats.unchanged + 1, stats.older + 1
-                continue
-            if _same_state(before, fields) and not _moves_order_on(before, fields):
+            elif _same_state(before, fields) and not _moves_order_on(before, fields):
                 stats.unchanged += 1
-                continue
-            outcome, detail = self._put_unless_older({"PK": pk, "SK": sk, **fields, "updatedAt": now})
+            else:
+                to_put.append((key, {"PK": pk, "SK": sk, **fields, "updatedAt": now}))
+        # one conditional PutItem per item (BatchWriteItem takes no condition), several at a time
+        with ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="demand-put") as pool:
+            outcomes = list(pool.map(self._put_unless_older, [item for _, item in to_put]))
+        written = []
+        for (key, item), (outcome, detail) in zip(to_put, outcomes, strict=True):
             if outcome == "older":  # a later file's write landed after the read: no failure
                 stats.unchanged, stats.older = stats.unchanged + 1, stats.older + 1
             elif outcome == "refused":
                 stats.failed.append((key, detail))
             else:
                 stats.created += detail is None
-                stats.updated += detail is not None and not _same_state(detail, fields)
-                stats.unchanged += detail is not None and _same_state(detail, fields)
-                written.append((detail, fields))
+                stats.updated += detail is not None and not _same_state(detail, item)
+                stats.unchanged += detail is not None and _same_state(detail, item)
+                written.append((detail, item))
         return stats, written
 
     def _write_in_chunks(
