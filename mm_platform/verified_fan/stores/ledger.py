@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 
 from mm_platform.core.sql import db_now, dialect_insert, ensure_schema
+from mm_platform.verified_fan.rules.scoring import SCRUBBED
 
 STAGED, APPLIED, QUARANTINED = "STAGED", "APPLIED", "QUARANTINED"
 # the steps of a part, in order; a step is due once the one before is done
@@ -123,8 +124,15 @@ def _part(row: Any) -> Part:
     return Part(**dict(row._mapping))
 
 
+_upgraded: set[str] = set()
+
+
 def _add_missing_columns(engine: Engine) -> None:
-    """Columns added since the table was first created (create_all adds tables, not columns)."""
+    """Columns added since the table was first created (create_all adds tables, not columns);
+    looked at once per process and database."""
+    url = engine.url.render_as_string(hide_password=False)
+    if url in _upgraded:
+        return
     present = {c["name"] for c in inspect(engine).get_columns(staged_part.name)}
     with engine.begin() as conn:
         if "attempts" not in present:
@@ -133,6 +141,7 @@ def _add_missing_columns(engine: Engine) -> None:
             )
         if "last_error" not in present:
             conn.execute(text(f"ALTER TABLE {staged_part.name} ADD COLUMN last_error TEXT"))
+    _upgraded.add(url)
 
 
 class Ledger:
@@ -194,7 +203,7 @@ class Ledger:
         whose entry scoring failed (what a retry of their campaign run would finish)."""
         entry_left = (
             (staged_part.c.status == APPLIED)
-            & (staged_part.c.kind == "scrubbed")
+            & (staged_part.c.kind == SCRUBBED)
             & staged_part.c[ENTRY_SCORED].is_(None)
         )
         with self.engine.connect() as conn:
