@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mm_platform.core.settings import EMBEDDED_STANDIN_PORT, EnvReader, SettingsError
 
 STANDINS_URL = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3  # a scored file's cap once decompressed
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class VerifiedFanSettings:
     slack_channel: str
     slack_base_url: str
     write_workers: int
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a scored file's cap, decompressed
+    part_max_attempts: int = 5  # failed step attempts before a staged part is quarantined
+    retry_after_minutes: float = 10.0  # parts a failed run left are requested again after this
 
     @classmethod
     def from_env(cls, env: EnvReader) -> VerifiedFanSettings:
@@ -36,7 +40,16 @@ class VerifiedFanSettings:
             slack_channel=env.text("VF_SLACK_CHANNEL", "#vf-scoring"),
             slack_base_url=env.text("SLACK_BASE_URL", "https://slack.com/api/"),
             write_workers=env.integer("VF_WRITE_WORKERS", 4),
+            max_file_bytes=env.integer("VF_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
+            part_max_attempts=env.integer("VF_PART_MAX_ATTEMPTS", 5),
+            retry_after_minutes=env.number("VF_RETRY_AFTER_MINUTES", 10.0),
         )
         if settings.write_workers < 1:
             raise SettingsError("MM_PLATFORM_VF_WRITE_WORKERS must be at least 1")
+        if settings.retry_after_minutes < 0:
+            raise SettingsError("MM_PLATFORM_VF_RETRY_AFTER_MINUTES must not be negative")
+        if settings.part_max_attempts < 1:
+            raise SettingsError("MM_PLATFORM_VF_PART_MAX_ATTEMPTS must be at least 1")
+        if settings.max_file_bytes < 1:
+            raise SettingsError("MM_PLATFORM_VF_MAX_FILE_BYTES must be at least 1")
         return settings

@@ -5,7 +5,9 @@ for the Entry Service, the Campaign Service and Slack, the platform database on 
 
 from __future__ import annotations
 
+import gzip
 import random
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -406,3 +408,152 @@ def test_a_campaign_taken_in_slices_gives_the_same_result(
     fanlist = next(r for r in results if r.dagster_run.job_name == "verified_fan_fanlist_job")
     assert metadata_of(fanlist, "fanlist_scores")["dynamo"]["out"] == 7
     assert len(read_stream(flow.client("kinesis"), flow.vf.campaign_data_stream)) == 7
+
+
+def test_slack_formatting_in_file_content_is_escaped_in_the_posted_message(flow: Flow) -> None:
+    """A campaign id `<!channel>` would ping the whole channel if posted raw."""
+    flow.upload("scrubbed/<b>&.csv", csv_bytes([["<!channel>", "m1", "", "", "0.9", "verified", "", ""]]))
+    files, campaigns = flow.process()
+    assert [r.success for r in files + campaigns] == [True, True]
+    [message] = flow.services.slack
+    assert message["text"] == (
+        "Verified Fan scoring for &lt;!channel&gt; (&lt;!channel&gt;): 1 verified, 0 rejected, 0 selected"
+    )
+    assert message["attachments"][0]["footer"] == "files: scrubbed/&lt;b&gt;&amp;.csv"
+    assert "<" not in str(message["attachments"])
+
+
+def test_unusual_csv_files_are_read_or_refused_with_a_reason_never_crash_the_intake(flow: Flow) -> None:
+    header = b"campaign_id,member_id,score,verdict\n"
+    flow.upload("scrubbed/mac.csv", (header + b"c1,m1,0.5,verified\n").replace(b"\n", b"\r"))
+    flow.upload("scrubbed/blank-first.csv", b"\n" + header + b"c1,m2,0.5,rejected\n")
+    flow.upload(
+        "scrubbed/ragged.csv", header + b"c1,m3,0.5,verified,extra\nc1,m4,0.5\nc1,m5,1e999,verified\n"
+    )
+    flow.upload("scrubbed/twice.csv", b"campaign_id,member_id,score,SCORE,verdict\nc1,m6,1,2,verified\n")
+    flow.upload("scrubbed/cut.csv.gz", gzip.compress(header + b"c1,m7,0.5,verified\n" * 2000)[:-40])
+    runs = flow.file_runs()
+    assert [r.success for r in runs] == [True] * 5
+    events = {e.entity_key: e for e in flow.inbox.select(topic=f"s3://{flow.vf.scoring_bucket}")}
+    assert (events["scrubbed/twice.csv"].status, events["scrubbed/twice.csv"].reason) == (
+        Status.INVALID,
+        "file refused: the header names column(s) more than once: score",
+    )
+    assert events["scrubbed/cut.csv.gz"].status is Status.INVALID
+    assert events["scrubbed/cut.csv.gz"].reason.startswith("file refused: broken gzip data")
+    rejects = flow.ledger.rejects(object_key="scrubbed/ragged.csv")
+    assert [(r["line"], r["member_key"], r["reason"]) for r in rejects] == [
+        (2, "m3", "the row has 5 fields, the header 4"),
+        (3, "m4", "the row has 3 fields, the header 4"),
+        (4, "m5", "score is not finite"),
+    ]
+    [request] = flow.campaign_requests()
+    assert flow.run(request).success
+    assert flow.demand.counts("c1") == Counts(1, 1, 0)
+    assert sorted(p.object_key for p in flow.ledger.parts(campaign_id="c1")) == [
+        "scrubbed/blank-first.csv",
+        "scrubbed/mac.csv",
+    ]
+
+
+def test_a_gzip_bomb_is_refused_at_the_size_cap(
+    moto_endpoint: str, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cap = {"MM_PLATFORM_VF_MAX_FILE_BYTES": "1000000"}
+    with make_flow(f"sqlite:///{tmp_path}/p.db", moto_endpoint, services, tmp_path, monkeypatch, cap) as flow:
+        header = b"campaign_id,member_id,score,verdict\n"
+        flow.upload("scrubbed/bomb.csv.gz", gzip.compress(header + b"0" * 50_000_000, compresslevel=9))
+        flow.upload("scrubbed/fine.csv.gz", gzip.compress(header + b"c1,m1,0.5,verified\n"))
+        assert [r.success for r in flow.file_runs()] == [True, True]
+        events = {e.entity_key: e for e in flow.inbox.select(topic=f"s3://{flow.vf.scoring_bucket}")}
+        assert (events["scrubbed/bomb.csv.gz"].status, events["scrubbed/bomb.csv.gz"].reason) == (
+            Status.INVALID,
+            "file refused: the file is larger than 1,000,000 bytes (decompressed)",
+        )
+        assert [p.object_key for p in flow.ledger.parts()] == ["scrubbed/fine.csv.gz"]
+
+
+def test_an_older_file_whose_intake_finishes_later_does_not_win(flow: Flow) -> None:
+    flow.upload("scrubbed/old.csv", csv_bytes([["c1", "m1", "", "", "0.2", "rejected", "", ""]]))
+    time.sleep(1.1)  # S3 timestamps have one-second resolution
+    flow.upload(
+        "scrubbed/new.csv",
+        csv_bytes(
+            [
+                ["c1", "m1", "", "", "0.9", "verified", "true", ""],
+                ["c1", "m2", "", "", "1", "verified", "", ""],
+            ]
+        ),
+    )
+    tick = flow._tick("verified_fan_scoring_bucket_sensor")
+    job = flow.defs.resolve_job_def("verified_fan_file_job")
+    old_intake, new_intake = sorted(tick.run_requests, key=lambda r: "new" in str(r.tags))
+    assert job.execute_in_process(instance=flow.instance, tags=new_intake.tags).success
+    [request] = flow.campaign_requests()
+    assert flow.run(request).success
+    assert job.execute_in_process(instance=flow.instance, tags=old_intake.tags).success  # finishes later
+    [request] = flow.campaign_requests()
+    result = flow.run(request)
+    assert result.success
+    meta = metadata_of(result, "demand_registrations")
+    assert (meta["created"], meta["updated"], meta["unchanged"], meta["failed"]) == (0, 0, 1, 0)
+    m1 = flow.demand.member("c1", "m1")
+    assert (m1["verdict"], m1["selected"], m1["file"]) == ("verified", True, "scrubbed/new.csv")
+    assert flow.demand.counts("c1") == Counts(2, 0, 1) == flow.demand.recount("c1")
+
+
+def test_campaign_counts_repair_what_a_writer_that_lost_its_lease_left(flow: Flow) -> None:
+    from mm_platform_tests.verified_fan.test_demand_store import take_over_while_stalled
+
+    flow.upload("scrubbed/tour.csv", TOUR)
+    flow.process()
+    demand = flow.demand
+    take_over_while_stalled(demand)  # s1, s2 (lost from the counts) and s3 besides TOUR's
+    wrong, right = demand.counts("c1"), demand.recount("c1")
+    assert wrong != right and demand.writer("c1") is None
+    repaired = flow.materialize("campaign_counts", "c1")
+    assert repaired.success
+    meta = metadata_of(repaired, "campaign_counts")
+    assert meta["recounted_from"] == wrong.as_dict()
+    assert (meta["verified"], meta["rejected"], meta["selected"]) == right
+    assert demand.counts("c1") == right
+
+
+def test_a_part_that_keeps_failing_is_quarantined_and_the_parts_behind_it_proceed(
+    moto_endpoint: str, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from mm_platform.cli import main
+
+    two = {"MM_PLATFORM_VF_PART_MAX_ATTEMPTS": "2"}
+    with make_flow(f"sqlite:///{tmp_path}/p.db", moto_endpoint, services, tmp_path, monkeypatch, two) as flow:
+        flow.upload("scrubbed/bad.csv", csv_bytes([["c1", "m1", "", "", "0.5", "verified", "", ""]]))
+        flow.file_runs()
+        [bad] = flow.ledger.parts()
+        # its staged records are gone: every run that takes this part fails
+        flow.client("s3").delete_object(Bucket=flow.vf.staging_bucket, Key=bad.staged_uri.split("/", 3)[3])
+        time.sleep(1.1)
+        flow.upload("scrubbed/good.csv", csv_bytes([["c1", "m2", "", "", "0.7", "verified", "yes", ""]]))
+        flow.file_runs()
+        [request] = flow.campaign_requests()
+
+        assert not flow.run(request).success  # both parts taken together: both suspect
+        assert not flow.run(request).success  # the first part alone fails again: quarantined
+        quarantined = {p.object_key: p for p in flow.ledger.parts()}["scrubbed/bad.csv"]
+        assert quarantined.status == "QUARANTINED"
+        assert quarantined.last_error.startswith("quarantined after 2 failed attempts: ")
+        assert "NoSuchKey" in quarantined.last_error
+
+        result = flow.run(request)
+        assert result.success
+        assert flow.demand.member("c1", "m2")["verdict"] == "verified"
+        assert flow.demand.member("c1", "m1") is None
+        assert flow.demand.counts("c1") == Counts(1, 0, 1) == flow.demand.recount("c1")
+        [message] = flow.services.slack  # the quarantined part is no longer waited for
+        assert "1 verified" in message["text"]
+        assert flow.campaign_requests() == []
+
+        listed = CliRunner().invoke(main, ["vf", "files", "--campaign", "c1"], env=flow.env).output
+        assert re.search(r"QUARANTINED +c1 .* scrubbed/bad.csv", listed)
+        assert "quarantined after 2 failed attempts: " in listed

@@ -234,3 +234,132 @@ def test_reported_counts_are_stored_once_per_change(demand: DemandTable) -> None
     assert not demand.record_reported("c1", Counts(3, 1, 0), None, NOW)  # lost a race
     assert demand.record_reported("c1", Counts(3, 1, 0), Counts(2, 1, 0), NOW)
     assert demand.counts("c1", "meta:slack:counts") == Counts(3, 1, 0)
+
+
+def ordered(key: str, verdict: str, order: str, selected: bool = False) -> tuple[str, dict[str, Any]]:
+    """A member as a file of upload order `order` says it."""
+    return key, member(key, verdict, selected)[1] | {"uploadOrder": order}
+
+
+def test_an_older_file_applied_after_a_newer_one_changes_nothing(demand: DemandTable) -> None:
+    newer = write(
+        demand, "c1", [ordered("m1", "verified", "2026-11-02", True), ordered("m2", "verified", "2")]
+    )
+    assert newer.created == 2
+    older = write(
+        demand,
+        "c1",
+        [
+            ordered("m1", "rejected", "2026-11-01"),
+            ordered("m2", "verified", "1"),
+            ordered("m3", "rejected", "1"),
+        ],
+    )
+    assert (older.created, older.updated, older.unchanged, older.older, older.failed) == (1, 0, 2, 2, [])
+    stored = demand.member("c1", "m1")
+    assert (stored["verdict"], stored["selected"], stored["uploadOrder"]) == ("verified", True, "2026-11-02")
+    assert demand.counts("c1") == Counts(2, 1, 1) == demand.recount("c1")
+
+
+def test_the_newest_file_stays_even_when_it_repeated_what_the_item_said(demand: DemandTable) -> None:
+    """A newer file that repeats a member's state still moves its upload order on: a file between
+    the two, applied last, must not win over the newest."""
+    write(demand, "c1", [ordered("m1", "verified", "1")])
+    repeated = write(demand, "c1", [ordered("m1", "verified", "3")])
+    assert repeated.unchanged == 1
+    write(demand, "c1", [ordered("m1", "rejected", "2")])
+    assert demand.member("c1", "m1")["verdict"] == "verified"
+    assert demand.counts("c1") == Counts(1, 0, 0) == demand.recount("c1")
+
+
+def test_a_put_refused_by_the_upload_order_condition_counts_as_older(demand: DemandTable) -> None:
+    """A newer write lands between this writer's read and its put: DynamoDB's condition refuses the
+    put, which is no failure and no count change."""
+
+    class NewerLandsFirst:
+        def __init__(self, client: Any) -> None:
+            self.client, self.done = client, False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def batch_get_item(self, **kwargs: Any) -> Any:
+            answer = self.client.batch_get_item(**kwargs)
+            if not self.done:  # a writer of a newer file that lost its lease lands now
+                self.done = True
+                self.client.put_item(
+                    TableName=demand.name,
+                    Item={
+                        "PK": {"S": "campaign:c1"},
+                        "SK": {"S": "member:m1"},
+                        "verdict": {"S": "rejected"},
+                        "uploadOrder": {"S": "9"},
+                    },
+                )
+            return answer
+
+    racing = DemandTable(NewerLandsFirst(demand.client), demand.name, workers=1)
+    stats = racing.write_members("c1", [ordered("m1", "verified", "5")], writer="run-older", now=NOW)
+    assert (stats.created, stats.unchanged, stats.older, stats.failed, stats.delta) == (
+        0,
+        1,
+        1,
+        [],
+        (0, 0, 0),
+    )
+    assert demand.member("c1", "m1")["verdict"] == "rejected"
+
+
+class StallsBeforePut:
+    """The real client, except that before its first member put the writer stalls while `meanwhile`
+    runs (another writer takes the campaign over and finishes); then the put lands."""
+
+    def __init__(self, client: Any, meanwhile: Any) -> None:
+        self.client, self.meanwhile, self.stalled = client, meanwhile, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        if not self.stalled:
+            self.stalled = True
+            self.meanwhile()
+        return self.client.put_item(**kwargs)
+
+
+def take_over_while_stalled(demand: DemandTable) -> None:
+    """Run-slow stalls holding the lease; run-next takes over (run-slow's run has ended as far as
+    Dagster knows), writes s3 and releases; run-slow's put of s2 lands, its count ADD is refused."""
+    write(demand, "c1", [member("s1", "verified")], run="run-first")
+
+    def meanwhile() -> None:
+        stats = write(
+            demand, "c1", [member("s3", "rejected")], run="run-next", holder_alive=lambda run: False
+        )
+        assert stats.created == 1
+
+    slow = DemandTable(StallsBeforePut(demand.client, meanwhile), demand.name, workers=1)
+    with pytest.raises(LeaseLostError):
+        slow.write_members("c1", [member("s2", "verified", True)], writer="run-slow", now=NOW)
+
+
+def test_a_lost_lease_marks_the_campaign_for_a_recount_that_the_next_writer_does(demand: DemandTable) -> None:
+    take_over_while_stalled(demand)
+    assert demand.writer("c1") is None  # nobody holds the lease, yet the counts miss s2
+    assert demand.counts("c1") == Counts(1, 1, 0) != demand.recount("c1") == Counts(2, 1, 1)
+    assert demand.recount_wanted("c1")  # persisted in DynamoDB, not in the lost writer's memory
+
+    # the same file applied again sees s2 unchanged: only the recount can repair the counts
+    stats = write(demand, "c1", [member("s2", "verified", True)], run="run-again")
+    assert (stats.unchanged, stats.repaired_from) == (1, Counts(1, 1, 0))
+    assert demand.counts("c1") == Counts(2, 1, 1) == demand.recount("c1")
+    assert not demand.recount_wanted("c1")
+
+
+def test_repair_counts_after_a_lost_lease_when_no_writer_holds_it(demand: DemandTable) -> None:
+    take_over_while_stalled(demand)
+    before, after = demand.repair_counts("c1", "run-counts")
+    assert (before, after) == (Counts(1, 1, 0), Counts(2, 1, 1))
+    assert demand.counts("c1") == demand.recount("c1")
+    assert not demand.recount_wanted("c1")
+    assert demand.writer("c1") is None

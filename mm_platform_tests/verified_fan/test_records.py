@@ -23,7 +23,9 @@ from mm_platform_tests.verified_fan.conftest import TOUR
 
 def staged(data: bytes, object_key: str) -> pd.DataFrame:
     frame = validate(read_csv(data), SCRUBBED).valid
-    return frame.assign(file_ref=f"{object_key}@etag@t", object_key=object_key)
+    return frame.assign(
+        file_ref=f"{object_key}@etag@t", object_key=object_key, upload_order=f"t|{object_key}|etag"
+    )
 
 
 def test_a_later_part_replaces_what_an_earlier_one_said_about_a_member() -> None:
@@ -56,6 +58,7 @@ def test_destination_shapes() -> None:
         "selected": True,
         "events": ["ev3", "ev1"],
         "file": "tour.csv",
+        "uploadOrder": "t|tour.csv|etag",
         "verdict": "verified",
         "rank0Event": "ev3",
     }

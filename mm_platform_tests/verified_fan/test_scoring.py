@@ -18,10 +18,12 @@ from mm_platform.verified_fan.rules.scoring import (
     ZERO,
     Counts,
     FileError,
+    FileTooLargeError,
     MemberState,
     contribution,
     count_delta,
     event_list,
+    inflate,
     member_state,
     read_csv,
     recount,
@@ -230,7 +232,7 @@ cells = {
     "member_id": st.sampled_from(["m1", "m2", "", "007", "é" * 501]),
     "global_user_id": st.sampled_from(["", "g1"]),
     "email": st.sampled_from(["", "a@b.co", "nope", "X@Y.ORG"]),
-    "score": st.sampled_from(["0.5", "1", "-2.5e3", "", "high", "inf", ".5", "1."]),
+    "score": st.sampled_from(["0.5", "1", "-2.5e3", "", "high", "inf", ".5", "1.", "1e999", "-1E400"]),
     "verdict": st.sampled_from(["verified", "Rejected", "", "maybe"]),
     "selected": st.sampled_from(["", "true", "No", "1", "perhaps"]),
     "events": st.sampled_from(["", "e1", "e1|e2"]),
@@ -259,3 +261,140 @@ def test_line_numbers_are_file_lines_past_blank_lines_and_quoted_newlines() -> N
     result = validate(read_csv(data), SCRUBBED)
     assert result.valid["line"].tolist() == [2]  # a record over two lines starts on line 2
     assert result.rejects["row"].tolist() == [5]  # after the quoted newline and a blank line
+
+
+def test_a_score_that_overflows_to_infinity_is_refused_with_its_line() -> None:
+    data = scrubbed("c1,m1,,,1e999,verified,,", "c1,m2,,,-1E400,verified,,", "c1,m3,,,1e300,verified,,")
+    result = validate(read_csv(data), SCRUBBED)
+    assert result.rejects[["row", "member_key", "reason"]].values.tolist() == [
+        [2, "m1", "score is not finite"],
+        [3, "m2", "score is not finite"],
+    ]
+    assert result.valid["member_key"].tolist() == ["m3"]
+
+
+TOUR_ROWS = b"c1,m1,0.5,verified\nc1,m2,0.6,rejected\n"
+SHORT_HEADER = b"campaign_id,member_id,score,verdict\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (SHORT_HEADER + TOUR_ROWS).replace(b"\n", b"\r"),  # classic Mac line endings
+        (SHORT_HEADER + TOUR_ROWS).replace(b"\n", b"\r\n"),
+        b"\n" + SHORT_HEADER + TOUR_ROWS,  # a blank first line
+        b" \t\n\r\n" + SHORT_HEADER + TOUR_ROWS,  # blank lines with white space
+        b"\xef\xbb\xbf\n" + SHORT_HEADER + TOUR_ROWS,  # a byte order mark, then a blank line
+    ],
+)
+def test_line_endings_and_leading_blank_lines_are_read(data: bytes) -> None:
+    result = validate(read_csv(data), SCRUBBED)
+    assert result.valid["member_key"].tolist() == ["m1", "m2"]
+    assert result.rejects.empty
+    lines = result.valid["line"].tolist()
+    assert lines[1] == lines[0] + 1
+
+
+def test_ragged_rows_are_refused_alone_with_their_file_line() -> None:
+    data = SHORT_HEADER + b"c1,m1,0.5,verified,extra\n\nc1,m2,0.5\nc1,m3,1,verified\nc2\n"
+    result = validate(read_csv(data), SCRUBBED)
+    assert result.valid["member_key"].tolist() == ["m3"]
+    assert result.rejects[["row", "campaign_id", "member_key", "reason"]].values.tolist() == [
+        [2, "c1", "m1", "the row has 5 fields, the header 4"],
+        [4, "c1", "m2", "the row has 3 fields, the header 4"],
+        [6, "c2", "", "the row has 1 field, the header 4"],
+    ]
+
+
+def test_a_column_by_the_name_the_reader_uses_is_ignored() -> None:
+    data = b"campaign_id,_file_line,member_id,score,verdict\nc1,x,m1,0.5,verified\nc1,x,m2\n"
+    result = validate(read_csv(data), SCRUBBED)
+    assert result.valid[["member_key", "line"]].values.tolist() == [["m1", 2]]
+    assert result.rejects[["row", "member_key"]].values.tolist() == [[3, "m2"]]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"campaign_id,member_id,score,Score,verdict\nc1,m1,1,2,verified\n", "more than once: score"),
+        (gzip.compress(SHORT_HEADER + TOUR_ROWS * 500)[:-30], "broken gzip data"),
+        (b"\n\n \n", "the file is empty"),
+    ],
+)
+def test_files_without_a_usable_header_or_body_fail_as_a_whole(data: bytes, message: str) -> None:
+    with pytest.raises(FileError, match=message):
+        validate(read_csv(data), SCRUBBED)
+
+
+def test_inflating_stops_at_the_cap() -> None:
+    bomb = gzip.compress(b"0" * 5_000_000)
+    chunks = [bomb[i : i + 4096] for i in range(0, len(bomb), 4096)]
+    with pytest.raises(FileTooLargeError, match="larger than 1,000,000 bytes"):
+        inflate(chunks, 1_000_000)
+    with pytest.raises(FileTooLargeError):
+        inflate([b"x" * 600, b"x" * 600], 1000)  # plain files too
+    assert inflate(chunks, 5_000_000) == b"0" * 5_000_000
+    assert inflate([b"plain ", b"text"], 100) == b"plain text"
+    twice = gzip.compress(b"a") + gzip.compress(b"b")  # concatenated gzip members
+    assert inflate([twice], 10) == b"ab"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from([SCRUBBED, FANLIST]))
+def test_any_bytes_give_a_file_error_or_rows_and_rejects(data: bytes, kind: str) -> None:
+    check_any_input(data, kind)
+
+
+csv_ish = st.lists(
+    st.sampled_from(
+        [
+            b",",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b'"',
+            b"c1",
+            b"m1",
+            b"0.5",
+            b"1e999",
+            b"verified",
+            b"rejected",
+            b"campaign_id",
+            b"member_id",
+            b"score",
+            b"verdict",
+            b"email",
+            b"\x00",
+            b"\xff",
+            b" ",
+            b"|",
+            b"a@b.co",
+            b"_file_line",
+        ]
+    ),
+    max_size=60,
+).map(b"".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(csv_ish, st.sampled_from([SCRUBBED, FANLIST]), st.booleans())
+def test_any_csv_like_bytes_give_a_file_error_or_rows_and_rejects(
+    data: bytes, kind: str, zipped: bool
+) -> None:
+    header = b"campaign_id,member_id,email,score,verdict\n"
+    check_any_input(gzip.compress(header + data) if zipped else header + data, kind)
+
+
+def check_any_input(data: bytes, kind: str) -> None:
+    """A file status (refused with a reason, or read) and per-row rejects with lines, never a crash."""
+    try:
+        result = validate(read_csv(inflate([data], 1_000_000)), kind)
+    except FileError as exc:
+        assert str(exc)
+        return
+    assert result.rows_in == len(result.valid) + len(result.rejects) + result.duplicates
+    assert all(result.rejects["reason"] != "")
+    lines = result.rejects["row"].tolist() + result.valid["line"].tolist()
+    assert all(line >= 2 for line in lines)
+    assert len(set(lines)) == len(lines)
+    assert all(abs(s) < float("inf") for s in result.valid["score"])

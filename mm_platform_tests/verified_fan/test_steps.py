@@ -101,3 +101,27 @@ def test_a_step_keeps_what_it_refused_with_file_and_line(staged: tuple[Ledger, M
         "dynamodb",
         "item too large",
     )
+
+
+def test_a_ledger_made_before_attempts_were_counted_gets_the_new_columns(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from mm_platform.verified_fan.stores.ledger import staged_part
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = sa.MetaData()
+    sa.Table(
+        staged_part.name,
+        old,
+        *(
+            sa.Column(c.name, c.type, primary_key=c.primary_key)
+            for c in staged_part.columns
+            if c.name not in ("attempts", "last_error")
+        ),
+    )
+    old.create_all(sa.create_engine(url))
+    ledger = Ledger(engine_for(url))
+    s3 = MemoryS3()
+    stage(ledger, s3, "a.csv", "1", [["c1", "m1", "", "", "0.5", "verified", "", ""]])
+    [part] = ledger.parts()
+    assert (part.attempts, part.last_error) == (0, None)

@@ -73,14 +73,23 @@ def due_parts(
     context: AssetExecutionContext,
     platform_db: SqlDatabase,
     s3: S3Resource,
+    verified_fan: VerifiedFanStore,
     kind: str,
     step: str,
     after: str | None = None,
 ) -> AbstractContextManager[DueStep]:
-    """The partition's parts due for `step`, marked done by this run when the asset's work succeeded."""
+    """The partition's parts due for `step`, marked done by this run when the asset's work succeeded
+    (a part failing `part_max_attempts` times is quarantined)."""
     ledger = Ledger(platform_db.get_engine())
     return due_step(
-        ledger, s3.get_client(), context.partition_key, kind, step, run_owner(context), after=after
+        ledger,
+        s3.get_client(),
+        context.partition_key,
+        kind,
+        step,
+        run_owner(context),
+        after=after,
+        max_attempts=verified_fan.part_max_attempts,
     )
 
 
@@ -133,7 +142,7 @@ def scored_registrants(
     platform_db: SqlDatabase,
     verified_fan: VerifiedFanStore,
 ) -> MaterializeResult:
-    with due_parts(context, platform_db, s3, SCRUBBED, PUBLISHED) as work:
+    with due_parts(context, platform_db, s3, verified_fan, SCRUBBED, PUBLISHED) as work:
         published = (score_record(r) for chunk in work.slices() for r in chunk)
         stream = _stream(kinesis, verified_fan.scores_stream, published, "memberId")
         if stream.failed:
@@ -172,7 +181,7 @@ def demand_registrations(
     platform_db: SqlDatabase,
     verified_fan: VerifiedFanStore,
 ) -> MaterializeResult:
-    with due_parts(context, platform_db, s3, SCRUBBED, APPLIED_AT, after=PUBLISHED) as work:
+    with due_parts(context, platform_db, s3, verified_fan, SCRUBBED, APPLIED_AT, after=PUBLISHED) as work:
         demand, stats = verified_fan.demand(dynamodb), WriteStats()
         for data in work.slices():
             written = demand.write_members(
@@ -200,6 +209,7 @@ def demand_registrations(
             "created": stats.created,
             "updated": stats.updated,
             "unchanged": stats.unchanged,
+            "older": stats.older,
             "invalid": sum(p.invalid for p in work.parts),
             "failed": len(stats.failed),
             "count_change": MetadataValue.json(stats.delta.as_dict()),
@@ -223,10 +233,14 @@ def demand_registrations(
     ),
 )
 def entry_scoring(
-    context: AssetExecutionContext, s3: S3Resource, platform_db: SqlDatabase, entry_service: EntryService
+    context: AssetExecutionContext,
+    s3: S3Resource,
+    platform_db: SqlDatabase,
+    entry_service: EntryService,
+    verified_fan: VerifiedFanStore,
 ) -> MaterializeResult:
     answers, sent = [], 0
-    with due_parts(context, platform_db, s3, SCRUBBED, ENTRY_SCORED, after=PUBLISHED) as work:
+    with due_parts(context, platform_db, s3, verified_fan, SCRUBBED, ENTRY_SCORED, after=PUBLISHED) as work:
         for data in work.slices_per_part():
             rank0 = [entry_record(r) for r in rank0_rows(data)]
             sent += len(rank0)
@@ -270,7 +284,7 @@ def fanlist_scores(
     campaign_service: CampaignService,
     verified_fan: VerifiedFanStore,
 ) -> MaterializeResult:
-    with due_parts(context, platform_db, s3, FANLIST, APPLIED_AT) as work:
+    with due_parts(context, platform_db, s3, verified_fan, FANLIST, APPLIED_AT) as work:
         campaign, records = work.campaign_id, work.records
         properties = campaign_service.find(campaign) if len(records) else None
         demand, stats, stream, rejected = verified_fan.demand(dynamodb), WriteStats(), StreamStats(), 0
@@ -337,8 +351,8 @@ def fanlist_scores(
     ],
     description=(
         "The campaign's verified / rejected / selected counts (meta:counts, was processSavedScores), kept "
-        "by the member writes from old and new images. Counts a run that died left unsettled are "
-        "recounted; the check recounts every time."
+        "by the member writes from old and new images. Counts a run that died, or a writer that lost "
+        "its lease, left unsettled are recounted; the check recounts every time."
     ),
 )
 def campaign_counts(
@@ -349,12 +363,13 @@ def campaign_counts(
     alive = run_alive(context.instance)
     holder = demand.writer(campaign)
     repaired = None
-    if holder is not None:
-        if str(holder["run"]) != owner and alive(str(holder["run"])):
-            raise Failure(description=f"campaign {campaign} is being written by run {holder['run']}")
+    if holder is not None and str(holder["run"]) != owner and alive(str(holder["run"])):
+        raise Failure(description=f"campaign {campaign} is being written by run {holder['run']}")
+    if holder is not None or demand.recount_wanted(campaign):
         # the repair recounts under the lease: that recount is the check's
         repaired, recount = demand.repair_counts(campaign, owner, alive)
-        context.log.warning(f"campaign {campaign}: a run that died left its counts unsettled; recounted")
+        why = "a run that died" if holder is not None else "a writer that lost its lease"
+        context.log.warning(f"campaign {campaign}: {why} left its counts unsettled; recounted")
     else:
         recount = demand.recount(campaign)
     counts = demand.counts(campaign) or ZERO

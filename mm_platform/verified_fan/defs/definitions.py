@@ -55,6 +55,8 @@ def verified_fan_definitions(settings: Settings) -> Definitions:
                 campaign_data_stream=vf.campaign_data_stream,
                 slack_channel=vf.slack_channel,
                 write_workers=vf.write_workers,
+                max_file_bytes=vf.max_file_bytes,
+                part_max_attempts=vf.part_max_attempts,
                 create_table=settings.embedded,
             ),
             "entry_service": EntryService(

@@ -114,7 +114,12 @@ def stage_scored_file(
         obj = S3Object(**event.payload)
         try:
             outcome = stage_file(
-                client, obj, staging_bucket=verified_fan.staging_bucket, ledger=ledger, inbox_id=event.id
+                client,
+                obj,
+                staging_bucket=verified_fan.staging_bucket,
+                ledger=ledger,
+                inbox_id=event.id,
+                max_bytes=verified_fan.max_file_bytes,
             )
         except ObjectGoneError as exc:
             box.transition([event.id], Status.IGNORED, str(exc))

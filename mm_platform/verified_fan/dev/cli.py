@@ -16,7 +16,7 @@ from mm_platform.core.sql import engine_for
 from mm_platform.verified_fan.dev import demo as vf_demo
 from mm_platform.verified_fan.settings import VerifiedFanSettings
 from mm_platform.verified_fan.stores.demand_store import SLACK_COUNTS_SK
-from mm_platform.verified_fan.stores.ledger import Ledger
+from mm_platform.verified_fan.stores.ledger import QUARANTINED, Ledger
 from mm_platform.verified_fan.stores.resources import demand_table_of
 
 
@@ -63,15 +63,17 @@ def files(campaign: str | None, object_key: str | None, limit: int) -> None:
     """Staged parts (a file's rows of one campaign), newest first, with the steps done."""
     parts = _ledger(load_settings()).parts(campaign_id=campaign, object_key=object_key, limit=limit)
     click.echo(
-        f"{'part':>6} {'status':8} {'campaign':20} {'rows':>8} {'refused':>8} {'members':>8} "
+        f"{'part':>6} {'status':11} {'campaign':20} {'rows':>8} {'refused':>8} {'members':>8} "
         f"{'staged':15} {'applied':15} {'entry':15} file"
     )
     for p in parts:
         click.echo(
-            f"{p.id:>6} {p.status:8} {p.campaign_id:20} {p.rows_in:>8,} {p.invalid:>8,} {p.records:>8,} "
+            f"{p.id:>6} {p.status:11} {p.campaign_id:20} {p.rows_in:>8,} {p.invalid:>8,} {p.records:>8,} "
             f"{_when(p.staged_at):15} {_when(p.applied_at):15} {_when(p.entry_scored_at):15} {p.object_key} "
             f"({upload_of(p.file_ref)})"
         )
+        if p.status == QUARANTINED or p.attempts:
+            click.echo(f"{'':>6} {p.last_error}")
 
 
 @vf.command()

@@ -48,6 +48,14 @@ def _member_key_short_enough(frame: pd.DataFrame, with_email: bool) -> pd.Series
     return _member_key(frame, with_email).map(lambda k: len(k.encode("utf-8"))) <= MAX_MEMBER_KEY_BYTES
 
 
+def _finite_number(series: pd.Series) -> pd.Series:
+    """A number by its spelling that stays finite once converted ("1e999" overflows)."""
+    cleaned = _clean(series)
+    number = cleaned.str.match(NUMBER)
+    values = pd.to_numeric(cleaned.where(number, "0"), errors="coerce")
+    return number & values.abs().lt(float("inf"))
+
+
 def _usable_campaign_id(series: pd.Series) -> pd.Series:
     cleaned = _clean(series)
     return (cleaned.str.len() <= MAX_CAMPAIGN_ID) & ~cleaned.str.contains(UNUSABLE_CAMPAIGN_ID, regex=True)
@@ -72,9 +80,7 @@ def _schema(kind: str) -> pa.DataFrameSchema:
             ),
             required=False,
         ),
-        "score": pa.Column(
-            str, pa.Check(lambda s: _clean(s).str.match(NUMBER), name="score is a finite number")
-        ),
+        "score": pa.Column(str, pa.Check(_finite_number, name="score is a finite number")),
         "selected": pa.Column(
             str,
             pa.Check(

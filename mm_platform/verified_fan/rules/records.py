@@ -2,7 +2,7 @@
 
 A staged part holds one file's normalized rows of one campaign (columns of `scoring.validate`):
 campaign_id, member_key, member_id, global_user_id, email, score, verdict, selected, events,
-rank0_event, line. Loading adds file_ref and object_key.
+rank0_event, line. Loading adds file_ref, object_key and upload_order (of the part's file).
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def _stored_fields(row: dict[str, Any]) -> dict[str, Any]:
         "selected": bool(row["selected"]),
         "events": event_list(row["events"] or ""),
         "file": row["object_key"],
+        # which file last set the item: a write of an older file is refused (demand_store)
+        "uploadOrder": row.get("upload_order"),
     }
 
 

@@ -7,8 +7,9 @@ Everything is vectorised with Arrow compute kernels: a 1,000,000-row file goes t
 from __future__ import annotations
 
 import csv
-import gzip
 import io
+import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -45,6 +46,50 @@ class FileError(ValueError):
     """The whole file cannot be read (not CSV, no header, a required column missing)."""
 
 
+class FileTooLargeError(FileError):
+    """The file is larger than the cap once decompressed (a gzip bomb, or simply too big)."""
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def inflate(chunks: Iterable[bytes], max_bytes: int) -> bytes:
+    """The file's bytes from its raw chunks as they stream in: gzip (detected by its magic bytes,
+    concatenated members too) is inflated, and neither form may grow past `max_bytes` — checked as
+    it grows, so a gzip bomb never sits in memory."""
+    out, size = [], 0
+    inflater: Any = None  # a zlib decompressor once the data turned out to be gzip
+    first = True
+
+    def keep(piece: bytes) -> None:
+        nonlocal size
+        size += len(piece)
+        if size > max_bytes:
+            raise FileTooLargeError(f"the file is larger than {max_bytes:,} bytes (decompressed)")
+        out.append(piece)
+
+    for chunk in chunks:
+        if first and chunk:
+            first = False
+            if chunk[:2] == GZIP_MAGIC:
+                inflater = zlib.decompressobj(wbits=31)
+        if inflater is None:
+            keep(chunk)
+            continue
+        try:
+            while chunk:
+                # at most what is left under the cap, plus one byte to notice going over
+                keep(inflater.decompress(chunk, max_bytes - size + 1))
+                chunk = inflater.unconsumed_tail
+                if inflater.eof and inflater.unused_data:  # the next gzip member
+                    chunk, inflater = inflater.unused_data, zlib.decompressobj(wbits=31)
+        except zlib.error as exc:
+            raise FileError(f"broken gzip data: {exc}") from exc
+    if inflater is not None and not inflater.eof:
+        raise FileError("broken gzip data: the compressed stream is truncated")
+    return b"".join(out)
+
+
 # the column `read_csv` adds: the file line (1-based, the header is line 1) each row starts on
 FILE_LINE = "_file_line"
 
@@ -65,33 +110,133 @@ def record_start_lines(data: bytes) -> np.ndarray:
     return (np.searchsorted(newlines, starts) + 1)[~blank]
 
 
-def read_csv(data: bytes) -> pa.Table:
-    """Every column as text (empty cells as ""), parsed by Arrow, plus `FILE_LINE`; gzip is
-    detected by its magic bytes."""
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except OSError as exc:
-            raise FileError(f"broken gzip data: {exc}") from exc
+# the column `read_csv` adds for rows it could not split into the header's columns: why not
+ROW_ERROR = "_row_error"
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3  # as the setting's default (MM_PLATFORM_VF_MAX_FILE_BYTES)
+BOM = b"\xef\xbb\xbf"
+
+
+def _normalized(data: bytes, max_bytes: int) -> tuple[bytes, int]:
+    """The file from its header on, inflated, without a byte order mark, with `\n` (or `\r\n`)
+    line ends, and how many blank lines came before the header (line numbers stay file lines)."""
+    if data[:2] == GZIP_MAGIC:
+        data = inflate([data], max_bytes)
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    if data.count(b"\r") != data.count(b"\r\n"):
+        # classic-Mac CR line ends: `\n` for Arrow and the line count (CRLF both read as they are)
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    skipped = 0
+    while True:  # blank (or white-space-only) lines before the header
+        line, newline, rest = data.partition(b"\n")
+        if line.strip() or not newline:
+            break
+        data, skipped = rest, skipped + 1
     if not data.strip():
         raise FileError("the file is empty")
-    header = data.lstrip(b"\r\n").split(b"\n", 1)[0]
+    return data, skipped
+
+
+def _header(data: bytes) -> list[str]:
+    """The column names (stripped, lower case); a name given twice makes the file ambiguous."""
     try:
-        names = next(csv.reader([header.decode("utf-8-sig").strip()]))
-        table = pacsv.read_csv(
+        text = data.partition(b"\n")[0].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"not a UTF-8 CSV file: the header is not UTF-8 text ({exc})") from exc
+    names = [n.strip().lower() for n in next(csv.reader([text]), [])]
+    # unnamed columns (a trailing comma) are kept as placeholders: unknown columns are ignored
+    names = [n or f"_unnamed_{i}" for i, n in enumerate(names)]
+    twice = sorted(n for n, count in Counter(names).items() if count > 1)
+    if twice:
+        raise FileError(f"the header names column(s) more than once: {', '.join(twice)}")
+    return names
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _arrow_read(data: bytes, names: list[str], threads: bool, bad_rows: list) -> pa.Table:
+    """Arrow's parse with every column as text; rows with the wrong number of fields go to
+    `bad_rows` instead of failing the file."""
+
+    def skip(row: Any) -> str:
+        bad_rows.append(row)
+        return "skip"
+
+    try:
+        return pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(
+                use_threads=threads, block_size=1 << 24, column_names=names, skip_rows=1
+            ),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names}, strings_can_be_null=False
             ),
         )
-    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
-        raise FileError(f"not a UTF-8 CSV file: {exc}") from exc
-    table = table.rename_columns([str(c).strip().lower() for c in table.column_names])
-    lines = record_start_lines(data)[1:]
-    if len(lines) != table.num_rows:  # quoting the scan cannot follow (a stray quote mid-field)
-        lines = np.arange(2, table.num_rows + 2)
-    return table.append_column(FILE_LINE, pa.array(lines, pa.int64()))
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise FileError(f"not a UTF-8 CSV file: {exc}") from exc
+        if "Expected" in str(exc) and "columns" in str(exc):
+            # the handler takes every ragged row whose text is UTF-8: this one's is not
+            raise FileError(f"not a UTF-8 CSV file: a row is not UTF-8 text ({exc})") from exc
+        raise FileError(f"not a readable CSV file: {exc}") from exc
+
+
+def _ragged_rows(bad_rows: list, names: list[str], lines: np.ndarray) -> pa.Table:
+    """The rows Arrow could not split into the header's columns, as rows of text cut or padded
+    to the header, with the reason and their file line (`lines`: the line of each record, the
+    header's included, as Arrow numbers them)."""
+    columns: dict[str, list[Any]] = {name: [] for name in names if name not in (FILE_LINE, ROW_ERROR)}
+    reasons, at = [], []
+    for row in bad_rows:
+        fields = next(csv.reader([row.text]), []) if row.text else []
+        fields = (fields + [""] * len(names))[: len(names)]
+        for name, value in zip(names, fields, strict=True):
+            if name in columns:
+                columns[name].append(value)
+        reasons.append(
+            f"the row has {_plural(row.actual_columns, 'field')}, the header {row.expected_columns}"
+        )
+        at.append(int(lines[row.number - 1]))
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    return table.append_column(ROW_ERROR, pa.array(reasons, pa.string())).append_column(
+        FILE_LINE, pa.array(at, pa.int64())
+    )
+
+
+def read_csv(data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> pa.Table:
+    """Every column as text (empty cells as ""), parsed by Arrow, plus `FILE_LINE` and `ROW_ERROR`
+    (why a row could not be read, "" for the others). gzip is detected by its magic bytes; CRLF
+    and CR line ends, a byte order mark and blank lines before the header are accepted. A row with
+    too many or too few fields is refused alone; the file fails as a whole (`FileError`) only
+    without a usable header or UTF-8 text."""
+    data, skipped = _normalized(data, max_bytes)
+    names = _header(data)
+    bad_rows: list = []
+    table = _arrow_read(data, names, True, bad_rows)
+    if bad_rows and any(row.number is None for row in bad_rows):
+        # Arrow numbers refused rows only when it parses in one thread: read such a file again
+        # in one thread (files without ragged rows keep the fast threaded read)
+        bad_rows = []
+        table = _arrow_read(data, names, False, bad_rows)
+    ours = [n for n in names if n in (FILE_LINE, ROW_ERROR)]
+    if ours:  # a column of the file by one of our names is ignored
+        table = table.drop_columns(ours)
+    total = table.num_rows + len(bad_rows) + 1  # records, the header included
+    starts = record_start_lines(data) + skipped
+    if len(starts) != total:  # quoting the scan cannot follow (a stray quote mid-field): count records
+        starts = np.arange(1, total + 1) + skipped
+    good = np.ones(total, dtype=bool)
+    good[[0] + [row.number - 1 for row in bad_rows]] = False  # Arrow numbers records from 1
+    lines = starts[good]
+    table = table.append_column(ROW_ERROR, pa.repeat(pa.scalar("", pa.string()), table.num_rows))
+    table = table.append_column(FILE_LINE, pa.array(lines, pa.int64()))
+    if bad_rows:
+        ragged = _ragged_rows(bad_rows, names, starts)
+        table = pa.concat_tables([table, ragged.select(table.column_names)]).sort_by(FILE_LINE)
+    return table
 
 
 @dataclass(frozen=True)
@@ -114,7 +259,8 @@ def _score(text: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     numeric = pc.match_substring_regex(text, NUMBER)
     special = pc.is_in(pc.utf8_lower(text), value_set=pa.array(NON_FINITE))
     values = pc.cast(pc.if_else(numeric, text, "0"), pa.float64())
-    return values, pc.or_(numeric, special), numeric
+    # finite once converted: "1e999" is a number by its spelling but overflows to infinity
+    return values, pc.or_(numeric, special), pc.and_(numeric, pc.is_finite(values))
 
 
 def validate(table: pa.Table, kind: str) -> Validated:
@@ -143,10 +289,13 @@ def validate(table: pa.Table, kind: str) -> Validated:
 
     reason = pa.array([""] * n, pa.string())
 
-    def fail(mask: pa.Array, why: str) -> None:
+    def fail(mask: pa.Array, why: str | pa.Array) -> None:
         nonlocal reason
         reason = pc.if_else(pc.and_(mask, pc.equal(reason, "")), why, reason)
 
+    if ROW_ERROR in table.column_names:  # a row not split into the header's columns: why first
+        row_error = table[ROW_ERROR].combine_chunks()
+        fail(pc.not_equal(row_error, ""), row_error)
     fail(pc.equal(campaign, ""), "campaign_id is empty")
     fail(
         pc.or_(

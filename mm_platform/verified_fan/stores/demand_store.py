@@ -1,16 +1,21 @@
 """The DynamoDB demand table: member registrations, fanlist entries and exact per-campaign counts.
 
-Writes are batched. Old images are read with BatchGetItem (consistent reads), members whose state
-did not change cost no write, the others go out with BatchWriteItem (25 items a call, chunks of 100
-members in parallel), and each chunk's count change — computed from the old and new images — is
-ADDed to the campaign's `meta:counts`.
+Old images are read with BatchGetItem (consistent reads, chunks of 100 members in parallel);
+members whose state did not change cost no write, the others go out as PutItem conditioned on the
+item's `uploadOrder` (the file that last set it) being no later than theirs — an older file applied
+after a newer one (a replay, a slow intake) changes nothing — and each chunk's count change,
+computed from the old images DynamoDB returns and the new ones, is ADDed to the campaign's
+`meta:counts`.
 
 Why the counts stay exact: one writer per campaign at a time holds a lease on `meta:counts`
 (attribute `writer`), and every ADD is conditioned on still holding it. A writer that dies between a
 chunk's write and its ADD leaves the lease behind, so the next writer knows the counts may be off and
-recounts the campaign before it writes. TransactWriteItems would make member and counter atomic
-without a lease, but moto deep-copies the table for every action of a transaction, which makes a bulk
-load quadratic on the embedded stack (13 items/s at 5,000 members).
+recounts the campaign before it writes. A writer that stalled past its lease, was taken over and
+then had its puts land finds its ADD refused: it marks the campaign (`recountWanted` on meta:counts)
+and the next writer, or `campaign_counts` when nobody holds the lease, recounts.
+TransactWriteItems would make member and counter atomic without a lease, but moto deep-copies the
+table for every action of a transaction, which makes a bulk load quadratic on the embedded stack
+(13 items/s at 5,000 members).
 """
 
 from __future__ import annotations
@@ -31,10 +36,14 @@ from mm_platform.verified_fan.rules.scoring import recount as recount_states
 COUNTS_SK = "meta:counts"
 SLACK_COUNTS_SK = "meta:slack:counts"
 READ_CHUNK = 100  # BatchGetItem takes at most 100 keys
-WRITE_BATCH = 25  # BatchWriteItem takes at most 25 items
+PUT_THREADS = 8  # conditional puts in flight per chunk
 LEASE_SECONDS = 600
-MAX_UNPROCESSED_ROUNDS = 8
-BOOKKEEPING = ("PK", "SK", "updatedAt", "file")  # stored, but not part of a member's state
+UPLOAD_ORDER = "uploadOrder"  # the upload order of the file that last set an item
+# on meta:counts: how many count ADDs were refused to a writer that lost its lease after its member
+# puts had landed; while above zero the counts miss those puts and the next writer or
+# `campaign_counts` recounts
+RECOUNT_WANTED = "recountWanted"
+BOOKKEEPING = ("PK", "SK", "updatedAt", "file", UPLOAD_ORDER)  # stored, not part of the state
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -66,6 +75,7 @@ class WriteStats:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    older: int = 0  # of the unchanged: the item came from a later file (its write refused)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, reason) DynamoDB refused
     delta: Counts = ZERO
     repaired_from: Counts | None = None  # counts before a recount repaired a dead writer's leftovers
@@ -75,6 +85,7 @@ class WriteStats:
         self.created += other.created
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.older += other.older
         self.failed += other.failed
         self.delta = total([self.delta, other.delta])
 
@@ -99,6 +110,23 @@ def _counts_of(item: dict[str, Any]) -> Counts:
 
 def _state_fields(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in BOOKKEEPING}
+
+
+def _same_state(before: dict[str, Any] | None, fields: dict[str, Any]) -> bool:
+    return before is not None and _state_fields(before) == _state_fields(fields)
+
+
+def _older(fields: dict[str, Any], before: dict[str, Any] | None) -> bool:
+    """The stored item came from a later file than these fields."""
+    order, stored = fields.get(UPLOAD_ORDER), (before or {}).get(UPLOAD_ORDER)
+    return order is not None and stored is not None and stored > order
+
+
+def _moves_order_on(before: dict[str, Any] | None, fields: dict[str, Any]) -> bool:
+    """Writing would record a later file on the item (even with the same state: a file between the
+    two, applied afterwards, must not win over this one)."""
+    order = fields.get(UPLOAD_ORDER)
+    return order is not None and (before or {}).get(UPLOAD_ORDER) != order
 
 
 @dataclass
@@ -154,41 +182,33 @@ class DemandTable:
             request = response.get("UnprocessedKeys") or {}
         return found
 
-    def _put_many(self, items: list[dict[str, Any]]) -> dict[int, str]:
-        """BatchWriteItem in 25s, unprocessed items retried with backoff. A batch DynamoDB refuses
-        as a whole (an invalid item) is written item by item, so one bad item fails alone.
-        Returns {index of a refused item: DynamoDB's reason}."""
-        refused: dict[int, str] = {}
-        for start in range(0, len(items), WRITE_BATCH):
-            requests = [
-                {"PutRequest": {"Item": {k: _serialize(v) for k, v in item.items()}}}
-                for item in items[start : start + WRITE_BATCH]
-            ]
-            try:
-                self._write_batch(requests)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ValidationException":
-                    raise
-                for offset, request in enumerate(requests):
-                    try:
-                        self.client.put_item(TableName=self.name, Item=request["PutRequest"]["Item"])
-                    except ClientError as single:
-                        if single.response["Error"]["Code"] != "ValidationException":
-                            raise
-                        refused[start + offset] = single.response["Error"]["Message"]
-        return refused
-
-    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
-        pending = {self.name: requests}
-        for attempt in range(MAX_UNPROCESSED_ROUNDS):
-            pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                return
-            time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off as AWS advises
-        raise RuntimeError(
-            f"{self.name}: {len(pending[self.name])} item(s) still unprocessed after "
-            f"{MAX_UNPROCESSED_ROUNDS} rounds of BatchWriteItem"
-        )
+    def _put_unless_older(self, item: dict[str, Any]) -> tuple[str, Any]:
+        """Put one item unless the stored one came from a later file (its `uploadOrder` is greater):
+        ("written", old image or None), ("older", None) when the condition refused it, or
+        ("refused", DynamoDB's reason) for an item DynamoDB does not take (too large, say)."""
+        kwargs: dict[str, Any] = {}
+        if item.get(UPLOAD_ORDER) is not None:
+            kwargs = {
+                "ConditionExpression": "attribute_not_exists(#order) OR #order <= :order",
+                "ExpressionAttributeNames": {"#order": UPLOAD_ORDER},
+                "ExpressionAttributeValues": {":order": _serialize(item[UPLOAD_ORDER])},
+            }
+        try:
+            answer = self.client.put_item(
+                TableName=self.name,
+                Item={k: _serialize(v) for k, v in item.items()},
+                ReturnValues="ALL_OLD",
+                **kwargs,
+            )
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                return "older", None
+            if code == "ValidationException":
+                return "refused", exc.response["Error"]["Message"]
+            raise
+        old = answer.get("Attributes")
+        return "written", _plain(old) if old else None
 
     def _upsert_chunk(
         self,
@@ -196,30 +216,36 @@ class DemandTable:
         item_key: Callable[[str], tuple[str, str]],
         now: str,
     ) -> tuple[WriteStats, list[tuple[dict[str, Any] | None, dict[str, Any]]]]:
-        """Read the chunk's old images, write what changed; returns the stats and the (old image,
-        new fields) of every item written."""
+        """Read the chunk's old images, write what changes the item or moves its upload order on,
+        never over an item a later file set (conditional PutItem); returns the stats and the
+        (old image, new fields) of every item written, the old image as DynamoDB returned it."""
         stats = WriteStats(records=len(chunk))
         keys = [item_key(key) for key, _ in chunk]
         old = self._get_many(keys)
-        changed = []
+        to_put: list[tuple[str, dict[str, Any]]] = []
         for (key, raw_fields), (pk, sk) in zip(chunk, keys, strict=True):
             fields = clean_fields(raw_fields)
             before = old.get((pk, sk))
-            if before is not None and _state_fields(before) == _state_fields(fields):
+            if _older(fields, before):
+                stats.unchanged, stats.older = stats.unchanged + 1, stats.older + 1
+            elif _same_state(before, fields) and not _moves_order_on(before, fields):
                 stats.unchanged += 1
             else:
-                changed.append((key, pk, sk, before, fields))
-        refused = self._put_many(
-            [{"PK": pk, "SK": sk, **fields, "updatedAt": now} for _, pk, sk, _, fields in changed]
-        )
+                to_put.append((key, {"PK": pk, "SK": sk, **fields, "updatedAt": now}))
+        # one conditional PutItem per item (BatchWriteItem takes no condition), several at a time
+        with ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="demand-put") as pool:
+            outcomes = list(pool.map(self._put_unless_older, [item for _, item in to_put]))
         written = []
-        for index, (key, _, _, before, fields) in enumerate(changed):
-            if index in refused:
-                stats.failed.append((key, refused[index]))
-                continue
-            stats.created += before is None
-            stats.updated += before is not None
-            written.append((before, fields))
+        for (key, item), (outcome, detail) in zip(to_put, outcomes, strict=True):
+            if outcome == "older":  # a later file's write landed after the read: no failure
+                stats.unchanged, stats.older = stats.unchanged + 1, stats.older + 1
+            elif outcome == "refused":
+                stats.failed.append((key, detail))
+            else:
+                stats.created += detail is None
+                stats.updated += detail is not None and not _same_state(detail, item)
+                stats.unchanged += detail is not None and _same_state(detail, item)
+                written.append((detail, item))
         return stats, written
 
     def _write_in_chunks(
@@ -266,7 +292,13 @@ class DemandTable:
             stats.delta = total(
                 count_delta(member_state(before), member_state(fields)) for before, fields in written
             )
-            self._add_counts(campaign_id, lease, stats.delta, now)
+            try:
+                self._add_counts(campaign_id, lease, stats.delta, now)
+            except LeaseLostError:
+                # this chunk's puts landed but their counts cannot: say so in the table itself
+                # (this run's memory is no place for it), the next writer or repair recounts
+                self._want_recount(campaign_id)
+                raise
             return stats
 
         stats = self._write_in_chunks(members, write_chunk)
@@ -308,10 +340,11 @@ class DemandTable:
                 ) from exc
         lease = _Lease(run_id, now + LEASE_SECONDS / 2)
         old = _plain(answer.get("Attributes", {}))
-        if "writer" not in old:
+        wanted = int(old.get(RECOUNT_WANTED, 0))
+        if "writer" not in old and not wanted:
             return lease, None
         before = _counts_of(old)
-        self._store_recount(campaign_id, lease)
+        self._store_recount(campaign_id, lease, wanted)
         return lease, before
 
     def _take_lease(
@@ -347,25 +380,44 @@ class DemandTable:
             lease.renew_after = time.time() + LEASE_SECONDS / 2
         self._update_counts(campaign_id, expression, values)
 
-    def _store_recount(self, campaign_id: str, lease: _Lease) -> Counts:
-        """Recount the campaign (under its lease, so nobody writes meanwhile) and store the result."""
+    def _store_recount(self, campaign_id: str, lease: _Lease, wanted: int = 0) -> Counts:
+        """Recount the campaign (under its lease, so nobody writes meanwhile) and store the result;
+        the `wanted` recounts seen before counting are settled (one asked for meanwhile stays)."""
         counts = self.recount(campaign_id)
-        self._set_counts(campaign_id, lease, counts)
+        self._set_counts(campaign_id, lease, counts, wanted)
         return counts
 
-    def _set_counts(self, campaign_id: str, lease: _Lease, counts: Counts) -> None:
+    def _set_counts(self, campaign_id: str, lease: _Lease, counts: Counts, settled: int = 0) -> None:
         self._update_counts(
             campaign_id,
-            "SET verified = :v, rejected = :r, selected = :s",
+            "SET verified = :v, rejected = :r, selected = :s ADD #wanted :settled",
             {
                 ":v": {"N": str(counts.verified)},
                 ":r": {"N": str(counts.rejected)},
                 ":s": {"N": str(counts.selected)},
+                ":settled": {"N": str(-settled)},
                 ":run": {"S": lease.run_id},
             },
+            {"#wanted": RECOUNT_WANTED},
         )
 
-    def _update_counts(self, campaign_id: str, expression: str, values: dict[str, Any]) -> None:
+    def _want_recount(self, campaign_id: str) -> None:
+        self.client.update_item(
+            TableName=self.name,
+            Key=self._key(campaign_pk(campaign_id), COUNTS_SK),
+            UpdateExpression="ADD #wanted :one",
+            ExpressionAttributeNames={"#wanted": RECOUNT_WANTED},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    def recount_wanted(self, campaign_id: str) -> bool:
+        """A writer lost its lease after its member puts landed: the counts miss them until a recount."""
+        item = self._get(campaign_pk(campaign_id), COUNTS_SK)
+        return item is not None and int(item.get(RECOUNT_WANTED, 0)) > 0
+
+    def _update_counts(
+        self, campaign_id: str, expression: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> None:
         try:
             self.client.update_item(
                 TableName=self.name,
@@ -373,6 +425,7 @@ class DemandTable:
                 UpdateExpression=expression,
                 ConditionExpression="writer.run = :run",
                 ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -392,7 +445,8 @@ class DemandTable:
     def repair_counts(
         self, campaign_id: str, run_id: str, holder_alive: Callable[[str], bool] | None = None
     ) -> tuple[Counts | None, Counts]:
-        """Recount the campaign under its lease and store the result: (counts before, after)."""
+        """Recount the campaign under its lease and store the result (settling any recount a writer
+        that lost its lease asked for): (counts before, after)."""
         before = self.counts(campaign_id)
         lease, repaired_from = self._acquire(campaign_id, run_id, holder_alive)
         # taking over a dead writer's lease has stored a recount already: read it, do not count twice

@@ -1,7 +1,8 @@
 """File intake: one scored file read, validated and staged per campaign, its bad rows recorded.
 
 This is the once-per-file work; campaign runs then apply the staged parts. A file that cannot be
-read as a whole (not UTF-8 CSV, empty, a required column missing) is refused with the reason and
+read as a whole (not UTF-8 CSV, empty, a header naming a column twice or missing a required one,
+broken gzip, larger than the cap) is refused with the reason and
 stages nothing.
 """
 
@@ -15,7 +16,15 @@ from botocore.exceptions import ClientError
 
 from mm_platform.core.s3_sensor import S3Object
 from mm_platform.verified_fan.rules.records import rank0_count
-from mm_platform.verified_fan.rules.scoring import FANLIST, SCRUBBED, FileError, read_csv, validate
+from mm_platform.verified_fan.rules.scoring import (
+    DEFAULT_MAX_FILE_BYTES,
+    FANLIST,
+    SCRUBBED,
+    FileError,
+    inflate,
+    read_csv,
+    validate,
+)
 from mm_platform.verified_fan.stores.ledger import Ledger, Part
 from mm_platform.verified_fan.stores.staging import part_key, put_part
 
@@ -53,10 +62,15 @@ class IntakeOutcome:
         return [p.campaign_id for p in self.parts]
 
 
-def read_object(s3: Any, obj: S3Object) -> bytes:
-    """The bytes of exactly the listed version (IfMatch on its ETag)."""
+READ_CHUNK_BYTES = 1 << 20
+
+
+def read_object(s3: Any, obj: S3Object, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
+    """The bytes of exactly the listed version (IfMatch on its ETag), gzip inflated, streamed in
+    chunks so that a file over `max_bytes` (decompressed: a gzip bomb) stops early with
+    `FileTooLargeError` instead of filling the worker's memory."""
     try:
-        return s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=obj.etag)["Body"].read()
+        body = s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=obj.etag)["Body"]
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if code in ("NoSuchKey", "404"):
@@ -66,18 +80,27 @@ def read_object(s3: Any, obj: S3Object) -> bytes:
                 f"s3://{obj.bucket}/{obj.key} was replaced by a newer upload before it was read"
             ) from exc
         raise
+    try:
+        return inflate(body.iter_chunks(READ_CHUNK_BYTES), max_bytes)
+    finally:
+        body.close()
 
 
 def stage_file(
-    s3: Any, obj: S3Object, *, staging_bucket: str, ledger: Ledger, inbox_id: int | None
+    s3: Any,
+    obj: S3Object,
+    *,
+    staging_bucket: str,
+    ledger: Ledger,
+    inbox_id: int | None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> IntakeOutcome:
     kind = kind_of(obj.key)
     if kind is None:
         raise ValueError(f"{obj.key} is under none of the watched prefixes {sorted(PREFIX_KINDS)}")
     outcome = IntakeOutcome(kind)
-    data = read_object(s3, obj)
     try:
-        result = validate(read_csv(data), kind)
+        result = validate(read_csv(read_object(s3, obj, max_bytes), max_bytes), kind)
     except FileError as exc:
         outcome.file_error = str(exc)
         return outcome

@@ -5,8 +5,10 @@ A scored file is parsed and validated once; its good rows are staged per campaig
 (Parquet in S3). Each step of the campaign flow marks the parts it has done — published to the scores
 stream, applied to the demand table (status STAGED -> APPLIED), sent to the Entry Service — so a step
 takes every part due for it, whichever run staged it: what a failed run left behind is picked up by
-the next run or a manual materialization, and nothing is done twice. Refused rows are kept with the
-line number and the reason, whatever step refused them.
+the next run or a manual materialization, and nothing is done twice. A part whose step keeps failing
+(its staged records unreadable, data a destination refuses as a whole) is QUARANTINED after a number of
+failed attempts, with the reason, so the parts behind it proceed; replaying its file stages it anew.
+Refused rows are kept with the line number and the reason, whatever step refused them.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    inspect,
     select,
+    text,
     update,
 )
 
 from mm_platform.core.sql import db_now, dialect_insert, ensure_schema
+from mm_platform.verified_fan.rules.scoring import SCRUBBED
 
-STAGED, APPLIED = "STAGED", "APPLIED"
+STAGED, APPLIED, QUARANTINED = "STAGED", "APPLIED", "QUARANTINED"
 # the steps of a part, in order; a step is due once the one before is done
 PUBLISHED, APPLIED_AT, ENTRY_SCORED = "published_at", "applied_at", "entry_scored_at"
 
@@ -64,6 +69,8 @@ staged_part = Table(
     Column(APPLIED_AT, DateTime),
     Column("applied_by", String(64)),
     Column(ENTRY_SCORED, DateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # failed step attempts in a row
+    Column("last_error", Text),
     UniqueConstraint("file_ref", "campaign_id", name="uq_vf_staged_part_file_campaign"),
     Index("ix_vf_staged_part_campaign", "campaign_id", "kind", "status"),
     Index("ix_vf_staged_part_status", "status", "id"),
@@ -109,15 +116,38 @@ class Part:
     applied_at: dt.datetime | None
     applied_by: str | None
     entry_scored_at: dt.datetime | None
+    attempts: int = 0
+    last_error: str | None = None
 
 
 def _part(row: Any) -> Part:
     return Part(**dict(row._mapping))
 
 
+_upgraded: set[str] = set()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added since the table was first created (create_all adds tables, not columns);
+    looked at once per process and database."""
+    url = engine.url.render_as_string(hide_password=False)
+    if url in _upgraded:
+        return
+    present = {c["name"] for c in inspect(engine).get_columns(staged_part.name)}
+    with engine.begin() as conn:
+        if "attempts" not in present:
+            conn.execute(
+                text(f"ALTER TABLE {staged_part.name} ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            )
+        if "last_error" not in present:
+            conn.execute(text(f"ALTER TABLE {staged_part.name} ADD COLUMN last_error TEXT"))
+    _upgraded.add(url)
+
+
 class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = ensure_schema(metadata, engine)
+        _add_missing_columns(self.engine)
 
     def replace_parts(self, file_ref: str, parts: Sequence[dict[str, Any]]) -> list[Part]:
         """The parts of a file, staged anew: a file processed again (a replay) gets fresh STAGED parts."""
@@ -168,12 +198,30 @@ class Ledger:
             )
             return [_part(r) for r in rows]
 
+    def unfinished(self, limit: int = 1000) -> list[Part]:
+        """Parts with a step still to do, newest first: STAGED ones, and applied registrant parts
+        whose entry scoring failed (what a retry of their campaign run would finish)."""
+        entry_left = (
+            (staged_part.c.status == APPLIED)
+            & (staged_part.c.kind == SCRUBBED)
+            & staged_part.c[ENTRY_SCORED].is_(None)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(staged_part)
+                .where((staged_part.c.status == STAGED) | entry_left)
+                .order_by(staged_part.c.id.desc())
+                .limit(limit)
+            )
+            return [_part(r) for r in rows]
+
     def due(self, campaign_id: str, kind: str, step: str, after: str | None = None) -> list[Part]:
         """The campaign's parts of `kind` that still need `step` (and have had `after`), in upload order."""
         query = select(staged_part).where(
             staged_part.c.campaign_id == campaign_id,
             staged_part.c.kind == kind,
             staged_part.c[step].is_(None),
+            staged_part.c.status != QUARANTINED,
         )
         if after is not None:
             query = query.where(staged_part.c[after].is_not(None))
@@ -186,11 +234,29 @@ class Ledger:
         ids = list(ids)
         if not ids:
             return
-        values: dict[str, Any] = {step: db_now()}
+        values: dict[str, Any] = {step: db_now(), "attempts": 0, "last_error": None}
         if step == APPLIED_AT:
             values.update(status=APPLIED, applied_by=run_id)
         with self.engine.begin() as conn:
             conn.execute(update(staged_part).where(staged_part.c.id.in_(ids)).values(**values))
+
+    def failed(self, ids: Iterable[int], error: str, max_attempts: int) -> list[Part]:
+        """Count a failed attempt of a step for the parts; those that reached `max_attempts` are
+        QUARANTINED with the reason (no step takes them any more). Returns the quarantined."""
+        ids, error = list(ids), error[:2000]
+        if not ids:
+            return []
+        reason = f"quarantined after {max_attempts} failed attempts: {error}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(staged_part)
+                .where(staged_part.c.id.in_(ids))
+                .values(attempts=staged_part.c.attempts + 1, last_error=error)
+            )
+            at_limit = staged_part.c.id.in_(ids) & (staged_part.c.attempts >= max_attempts)
+            conn.execute(update(staged_part).where(at_limit).values(status=QUARANTINED, last_error=reason))
+            rows = conn.execute(select(staged_part).where(at_limit).order_by(staged_part.c.id))
+            return [_part(r) for r in rows]
 
     def waiting(self, campaign_id: str) -> list[Part]:
         """Parts of the campaign not applied yet: their counts are still to come."""

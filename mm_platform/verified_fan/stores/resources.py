@@ -7,7 +7,7 @@ from pydantic import Field
 
 from mm_platform.core.aws import DynamoDBResource, build_aws_resources
 from mm_platform.core.settings import Settings
-from mm_platform.verified_fan.settings import VerifiedFanSettings
+from mm_platform.verified_fan.settings import DEFAULT_MAX_FILE_BYTES, VerifiedFanSettings
 from mm_platform.verified_fan.stores.demand_store import DemandTable
 
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -23,6 +23,12 @@ class VerifiedFanStore(ConfigurableResource):
     )
     slack_channel: str = "#vf-scoring"
     write_workers: int = Field(default=4, description="parallel DynamoDB writers per run")
+    max_file_bytes: int = Field(
+        default=DEFAULT_MAX_FILE_BYTES, description="a scored file's cap, decompressed; larger: INVALID"
+    )
+    part_max_attempts: int = Field(
+        default=5, description="failed step attempts before a staged part is quarantined"
+    )
     create_table: bool = Field(default=False, description="create the demand table when missing (embedded)")
 
     def demand(self, dynamodb: DynamoDBResource) -> DemandTable:

@@ -1,6 +1,7 @@
 """One step of a campaign's flow over its staged parts: take the parts due for the step, merge their
 records, let the caller do the work, and mark the parts done only when that work succeeded — a
-failure leaves them due for the next run (see `ledger`)."""
+failure leaves them due for the next run (see `ledger`), counted as a failed attempt; a part that
+fails that often is quarantined so the parts behind it proceed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from mm_platform.verified_fan.rules.records import latest_per_member, rejected_r
 from mm_platform.verified_fan.stores.ledger import Ledger, Part
 from mm_platform.verified_fan.stores.staging import get_part
 
+DEFAULT_MAX_ATTEMPTS = 5  # as the setting's default (MM_PLATFORM_VF_PART_MAX_ATTEMPTS)
+
 
 def load_records(s3: Any, parts: list[Part]) -> pd.DataFrame:
     """The parts (in upload order) as one normalized record per member, the latest file winning."""
@@ -23,6 +26,7 @@ def load_records(s3: Any, parts: list[Part]) -> pd.DataFrame:
         frame = get_part(s3, part.staged_uri)
         frame["file_ref"] = part.file_ref
         frame["object_key"] = part.object_key
+        frame["upload_order"] = part.upload_order
         frames.append(frame)
     return latest_per_member(frames)
 
@@ -66,9 +70,19 @@ def due_step(
     owner: str,
     *,
     after: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Iterator[DueStep]:
     """The campaign's parts of `kind` due for `step` (and done with `after`), marked done by `owner`
-    when the block exits without an error; an error leaves them due."""
+    when the block exits without an error; an error leaves them due and counts a failed attempt
+    (`max_attempts` of them quarantine a part)."""
     parts = ledger.due(campaign_id, kind, step, after=after)
-    yield DueStep(ledger, s3, campaign_id, kind, owner, parts, load_records(s3, parts))
+    if any(p.attempts for p in parts):
+        # the step failed with these parts: take them one at a time (upload order) so that only
+        # the part at fault keeps failing and reaches the quarantine
+        parts = parts[:1]
+    try:
+        yield DueStep(ledger, s3, campaign_id, kind, owner, parts, load_records(s3, parts))
+    except Exception as exc:
+        ledger.failed([p.id for p in parts], f"{type(exc).__name__}: {exc}", max_attempts)
+        raise
     ledger.mark([p.id for p in parts], step, owner)
