@@ -96,7 +96,9 @@ def test_urls_with_credentials_are_bound_by_name_and_shown_redacted(monkeypatch:
     assert redacted(url) == "postgresql+psycopg2://app:***@db:5432/platform"
     assert redacted(f"https://elastic:{PLANTED}@search:9200") == "https://***@search:9200"
     assert redacted("https://search:9200") == "https://search:9200"
-    assert redacted("postgresql+psycopg2://postgres@db/platform") == "postgresql+psycopg2://postgres@db/platform"
+    assert (
+        redacted("postgresql+psycopg2://postgres@db/platform") == "postgresql+psycopg2://postgres@db/platform"
+    )
 
 
 def test_service_errors_name_the_url_without_its_credentials() -> None:
