@@ -90,6 +90,8 @@ def identifier(value: Any, field: str) -> str:
     """An id as text: a string of safe characters or a non-negative integer (member ids are numbers)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(integer(value, field))
+    if not isinstance(value, str):
+        raise FieldError(field, f"must be a string or an integer, got {type_name(value)}")
     ident = text(value, field, MAX_ID_LENGTH)
     if not _ID_PATTERN.fullmatch(ident):
         raise FieldError(field, "may only hold letters, digits and . _ : -")
