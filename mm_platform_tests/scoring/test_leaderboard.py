@@ -10,15 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mm_platform.scoring.rules.config import ScoreDirection
+from mm_platform.scoring.rules.events import SubmissionEvent, parse_submission_event
 from mm_platform.scoring.rules.leaderboard import (
     FAILED,
     SCORED,
     LeaderboardRow,
     ScoredSubmission,
     build_leaderboard,
+    failed_submission,
     latest_per_member,
     relative_test_score,
+    scored_submission,
 )
+from mm_platform.scoring.rules.scores import validate_result
 
 MAX, MIN = ScoreDirection.MAXIMIZE, ScoreDirection.MINIMIZE
 T0 = datetime(2024, 3, 29, tzinfo=timezone.utc)
@@ -199,3 +203,29 @@ def test_properties_one_row_per_member_and_phase_ranks_dense_relative_in_range(
         ranks = [r.rank for r in rows if r.phase == phase]
         assert ranks == list(range(1, len(ranks) + 1))
     assert all(r.relative_score is not None and 0.0 <= r.relative_score <= 100.0 + 1e-9 for r in rows)
+
+
+def test_rows_from_parsed_events_and_validated_results() -> None:
+    def event(sub: str, member: str, created: str) -> SubmissionEvent:
+        message = {
+            "id": sub,
+            "challengeId": "c1",
+            "url": "https://h/s.zip",
+            "memberId": member,
+            "created": created,
+        }
+        parsed = parse_submission_event(message)
+        assert isinstance(parsed, SubmissionEvent)
+        return parsed
+
+    result = validate_result({"score": 9, "testScores": [{"testcase": 1, "score": 9, "runTimeMs": 3}]})
+    rows = build_leaderboard(
+        [
+            scored_submission(event("s1", "7", "2024-03-29T01:00:00Z"), "provisional", result),
+            failed_submission(event("s2", "8", "2024-03-29T02:00:00Z"), "provisional"),
+        ]
+    )
+    assert [(r.member_id, r.rank, r.raw_score, r.relative_score) for r in rows] == [
+        ("7", 1, 9.0, 100.0),
+        ("8", 2, None, 0.0),
+    ]

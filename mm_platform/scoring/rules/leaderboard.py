@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mm_platform.scoring.rules.config import ScoreDirection
+from mm_platform.scoring.rules.events import SubmissionEvent
+from mm_platform.scoring.rules.scores import ScorerResult
 
 SCORED = "SCORED"
 FAILED = "FAILED"
@@ -41,6 +43,19 @@ class LeaderboardRow:
     status: str
     raw_score: float | None
     relative_score: float | None  # None when relative scoring is off
+
+
+def scored_submission(event: SubmissionEvent, phase: str, result: ScorerResult) -> ScoredSubmission:
+    """The leaderboard's view of one successful scoring of `event` in `phase`."""
+    tests = {test.testcase: test.score for test in result.test_scores}
+    return ScoredSubmission(
+        phase, event.member_id, event.submission_id, event.created, SCORED, result.score, tests
+    )
+
+
+def failed_submission(event: SubmissionEvent, phase: str) -> ScoredSubmission:
+    """The leaderboard's view of a submission whose scoring in `phase` FAILED."""
+    return ScoredSubmission(phase, event.member_id, event.submission_id, event.created, FAILED)
 
 
 def latest_per_member(submissions: Iterable[ScoredSubmission]) -> dict[tuple[str, str], ScoredSubmission]:
