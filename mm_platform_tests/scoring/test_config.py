@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mm_platform.scoring.rules.config import (
     CONFIG_TTL_SECONDS,
@@ -186,3 +188,52 @@ def test_cached_config_is_fresh_for_five_minutes(age: float, fresh: bool) -> Non
 
 def test_ttl_can_be_chosen() -> None:
     assert is_fresh(0.0, 9.0, ttl_seconds=10) and not is_fresh(0.0, 10.0, ttl_seconds=10)
+
+
+OPTIONAL_AND_SEED_FIELDS = (
+    "timeout",
+    "memoryLimit",
+    "scoreDirection",
+    "relativeScoringEnabled",
+    "maxConcurrent",
+    "image",
+    "command",
+    "submissionApiUrl",
+    "scorerType",
+    "startSeed",
+    "numberOfTests",
+    "scoreCardId",
+)
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**18, max_value=10**400),
+    st.floats(),
+    st.text(st.characters(codec=None, categories=None, exclude_categories=()), max_size=12),
+    st.lists(st.text(max_size=4), max_size=3),
+)
+_phase_items = st.dictionaries(
+    st.sampled_from(["name", "reviewTypeId", "scoreCardId", "startSeed", "numberOfTests"]),
+    _values | st.sampled_from(["system", "example", "provisional"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(OPTIONAL_AND_SEED_FIELDS),
+        _values,
+    ),
+    st.none() | st.lists(_phase_items, max_size=3) | _values,
+)
+def test_any_values_give_a_config_or_a_config_error(changes: dict[str, Any], phases: Any) -> None:
+    raw = {**seed_config(), **changes}
+    if phases is not None:
+        raw["phases"] = phases
+    try:
+        config = parse_challenge_config(raw, CHALLENGE_ID)
+    except ChallengeConfigError as error:
+        assert str(error).startswith("/mm-processor/challenges/30054692/config: ")
+    else:
+        assert isinstance(config, ChallengeConfig) and config.phases

@@ -15,6 +15,7 @@ from mm_platform.scoring.rules.events import (
     SubmissionEvent,
     SubmissionEventError,
     decode_message,
+    duplicate_reason,
     parse_submission_event,
     require_known_challenge,
     split_duplicates,
@@ -168,6 +169,8 @@ def test_created_is_read_as_utc(created: str, expected: datetime) -> None:
         (seed_event(memberId=float("nan")), "memberId must be a finite number, got nan"),
         (seed_event(memberId=float("inf")), "memberId must be a finite number, got inf"),
         (seed_event(id="x" * 65), "id is longer than 64 characters"),
+        (bus_event(type="Contest\x00Submission"), "payload.type holds control characters"),
+        (bus_event(fileType="\ud800"), "payload.fileType holds control characters or invalid code points"),
         (seed_event(url="https://h/" + "a" * 3000), "url is longer than 2048 characters"),
         ({"payload": "x"}, "payload must be an object, got a string"),
         ({"payload": {}}, "missing field payload.resource"),
@@ -200,6 +203,7 @@ def test_second_delivery_of_a_submission_is_a_duplicate() -> None:
     assert kept == [first, other] and duplicates == [again]
     kept, duplicates = split_duplicates([other], seen={other.identity})  # type: ignore[union-attr]
     assert kept == [] and duplicates == [other]
+    assert duplicate_reason(again) == f"duplicate: submission {SUBMISSION_ID} was already received"  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -265,7 +269,9 @@ def test_any_json_gives_an_outcome_never_a_crash(message: Any) -> None:
     try:
         outcome = parse_submission_event(message)
     except SubmissionEventError as error:
-        assert str(error)
-        assert len(str(error)) < 500
+        # the reason is stored in the inbox: short, UTF-8 encodable, no NUL
+        assert 0 < len(str(error)) < 500
+        assert "\x00" not in str(error)
+        str(error).encode("utf-8")
     else:
         assert isinstance(outcome, (SubmissionEvent, IgnoredEvent))

@@ -229,3 +229,26 @@ def test_rows_from_parsed_events_and_validated_results() -> None:
         ("7", 1, 9.0, 100.0),
         ("8", 2, None, 0.0),
     ]
+
+
+def test_a_test_reported_with_an_error_counts_as_failed_whatever_its_score() -> None:
+    event = parse_submission_event(
+        {
+            "id": "s1",
+            "challengeId": "c1",
+            "url": "https://h/s.zip",
+            "memberId": 7,
+            "created": "2024-03-29T01:00:00Z",
+        }
+    )
+    assert isinstance(event, SubmissionEvent)
+    result = validate_result(
+        {
+            "score": 5,
+            "testScores": [
+                {"testcase": 1, "score": 5, "runTimeMs": 3},
+                {"testcase": 2, "score": 9, "runTimeMs": 3, "error": "wrong answer"},
+            ],
+        }
+    )
+    assert scored_submission(event, "provisional", result).test_scores == {1: 5.0, 2: -1.0}

@@ -134,6 +134,13 @@ def test_a_long_error_is_cut_not_refused() -> None:
     assert len(result.test_scores[0].error or "") == 1000
 
 
+def test_an_error_with_odd_bytes_is_made_storable() -> None:
+    tests = [{"testcase": 1, "score": -1, "runTimeMs": 1, "error": "bad\x00 \ud800 byte"}]
+    error = validate_result(report(testScores=tests)).test_scores[0].error or ""
+    assert "\x00" not in error
+    error.encode("utf-8")
+
+
 def test_review_payload_follows_the_spec() -> None:
     result = validate_result(report())
     assert review_payload("sub-1", PROVISIONAL, result, reviewer_id="mm-platform") == {

@@ -161,6 +161,11 @@ def require_known_challenge(event: SubmissionEvent, configured: Collection[str])
     return event
 
 
+def duplicate_reason(event: SubmissionEvent) -> str:
+    """The inbox reason of a second delivery (spec §1: IGNORED as a duplicate)."""
+    return f"duplicate: submission {event.submission_id} was already received"
+
+
 def split_duplicates(
     events: Iterable[SubmissionEvent], seen: Collection[str] = ()
 ) -> tuple[list[SubmissionEvent], list[SubmissionEvent]]:

@@ -60,7 +60,16 @@ def text(value: Any, field: str, max_length: int = MAX_TEXT_LENGTH) -> str:
         raise FieldError(field, "is empty")
     if len(stripped) > max_length:
         raise FieldError(field, f"is longer than {max_length} characters")
+    # NUL, control characters and lone surrogates cannot be stored (PostgreSQL text, UTF-8 JSON)
+    if not stripped.isprintable():
+        raise FieldError(field, "holds control characters or invalid code points")
     return stripped
+
+
+def storable(message: str) -> str:
+    """Free text from a program (a scorer's error) made safe to store: NUL removed, lone surrogates
+    replaced, so one odd byte never fails the write of a whole result."""
+    return message.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def integer(value: Any, field: str, minimum: int = 0, maximum: int = INT64_MAX) -> int:

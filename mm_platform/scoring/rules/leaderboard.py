@@ -14,7 +14,7 @@ from datetime import datetime
 
 from mm_platform.scoring.rules.config import ScoreDirection
 from mm_platform.scoring.rules.events import SubmissionEvent
-from mm_platform.scoring.rules.scores import ScorerResult
+from mm_platform.scoring.rules.scores import FAILED_TEST_SCORE, ScorerResult
 
 SCORED = "SCORED"
 FAILED = "FAILED"
@@ -47,7 +47,8 @@ class LeaderboardRow:
 
 def scored_submission(event: SubmissionEvent, phase: str, result: ScorerResult) -> ScoredSubmission:
     """The leaderboard's view of one successful scoring of `event` in `phase`."""
-    tests = {test.testcase: test.score for test in result.test_scores}
+    # a test reported with an error is failed whatever its score (spec §3: score -1 and an error)
+    tests = {test.testcase: FAILED_TEST_SCORE if test.failed else test.score for test in result.test_scores}
     return ScoredSubmission(
         phase, event.member_id, event.submission_id, event.created, SCORED, result.score, tests
     )

@@ -109,7 +109,7 @@ def _test_score(item: Any, where: str) -> TestScore:
         score=fields.finite_number(item["score"], f"{where}.score", MAX_ABS_SCORE),
         run_time_ms=_run_time(item["runTimeMs"], f"{where}.runTimeMs"),
         # a long stack trace is cut, not refused: it should not fail an otherwise scored submission
-        error=None if error is None else error[:MAX_ERROR_CHARS],
+        error=None if error is None else fields.storable(error[:MAX_ERROR_CHARS]),
     )
 
 
