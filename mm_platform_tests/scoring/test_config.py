@@ -157,6 +157,8 @@ def test_integer_fields_accept_digit_strings() -> None:
             "must be between 0",
         ),
         (seed_config(phases=three_phases() + three_phases()[:1]), "phases", "names a phase twice"),
+        (seed_config(startSeed="first"), "startSeed", "must be an integer"),
+        (seed_config(scoreCardId=["sc"]), "scoreCardId", "must be a string or an integer"),
     ],
 )
 def test_malformed_config_names_the_parameter_and_the_field(raw: Any, field: str, problem: str) -> None:

@@ -166,7 +166,7 @@ def _phases(raw: dict[str, Any]) -> tuple[PhaseConfig, ...]:
     value = raw.get("phases")
     if value is None:
         # spec: one provisional phase by default; its ids may come from top-level fields (our choice)
-        return (_phase({"name": "provisional", **_default_phase_fields(raw)}, "phases", require_ids=False),)
+        return (_phase({"name": "provisional", **_default_phase_fields(raw)}, "", require_ids=False),)
     if not isinstance(value, list) or not value:
         raise FieldError("phases", f"must be a non-empty array, got {fields.type_name(value)}")
     phases = tuple(_phase(item, f"phases[{i}]", require_ids=True) for i, item in enumerate(value))
@@ -185,24 +185,30 @@ def _phase(item: Any, where: str, require_ids: bool) -> PhaseConfig:
     if not isinstance(item, dict):
         raise FieldError(where, f"must be an object, got {fields.type_name(item)}")
     if item.get("name") is None:
-        raise FieldError(f"{where}.name", "is missing")
-    name = fields.text(item["name"], f"{where}.name", 32)
+        raise FieldError(_at(where, "name"), "is missing")
+    name = fields.text(item["name"], _at(where, "name"), 32)
     if name not in PHASE_NAMES:
-        raise FieldError(f"{where}.name", f"must be one of {', '.join(PHASE_NAMES)}, got {name!r}")
+        raise FieldError(_at(where, "name"), f"must be one of {', '.join(PHASE_NAMES)}, got {name!r}")
     ids = {}
     for key in ("reviewTypeId", "scoreCardId"):
         if item.get(key) is None and require_ids:
-            raise FieldError(f"{where}.{key}", "is missing")
-        ids[key] = None if item.get(key) is None else fields.identifier(item[key], f"{where}.{key}")
-    start = item.get("startSeed", DEFAULT_START_SEED)
-    count = item.get("numberOfTests", DEFAULT_NUMBER_OF_TESTS)
+            raise FieldError(_at(where, key), "is missing")
+        ids[key] = None if item.get(key) is None else fields.identifier(item[key], _at(where, key))
+    # null is absent, as for every optional field
+    start = DEFAULT_START_SEED if item.get("startSeed") is None else item["startSeed"]
+    count = DEFAULT_NUMBER_OF_TESTS if item.get("numberOfTests") is None else item["numberOfTests"]
     return PhaseConfig(
         name=name,
         review_type_id=ids["reviewTypeId"],
         score_card_id=ids["scoreCardId"],
-        start_seed=fields.integer(start, f"{where}.startSeed", 0, fields.INT64_MAX - MAX_TESTS_PER_PHASE),
-        number_of_tests=fields.integer(count, f"{where}.numberOfTests", 1, MAX_TESTS_PER_PHASE),
+        start_seed=fields.integer(start, _at(where, "startSeed"), 0, fields.INT64_MAX - MAX_TESTS_PER_PHASE),
+        number_of_tests=fields.integer(count, _at(where, "numberOfTests"), 1, MAX_TESTS_PER_PHASE),
     )
+
+
+def _at(where: str, key: str) -> str:
+    """A phase field's name in messages: `phases[1].startSeed`, or the top-level key of the default phase."""
+    return f"{where}.{key}" if where else key
 
 
 def is_fresh(fetched_at: float, now: float, ttl_seconds: float = CONFIG_TTL_SECONDS) -> bool:
