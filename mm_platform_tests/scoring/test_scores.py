@@ -21,6 +21,8 @@ from mm_platform.scoring.rules.scores import (
     posting_key,
     review_payload,
     review_summation_payload,
+    scorer_environment,
+    scorer_extras,
     timeout_failure,
     validate_result,
 )
@@ -238,3 +240,24 @@ def test_any_report_is_accepted_or_refused_never_a_crash(reported: dict[str, Any
         assert str(error).startswith("score refused: ")
     else:
         assert isinstance(result, ScorerResult)
+
+
+def test_scorer_gets_submission_url_phase_seeds_and_test_count() -> None:
+    extras = scorer_extras("sub-1", "30054692", "https://h/s.zip", PROVISIONAL)
+    assert extras == {
+        "submission_id": "sub-1",
+        "challenge_id": "30054692",
+        "url": "https://h/s.zip",
+        "phase": "provisional",
+        "start_seed": 100,
+        "number_of_tests": 3,
+        "seeds": [100, 101, 102],
+    }
+    assert scorer_environment(extras) == {
+        "MM_SUBMISSION_ID": "sub-1",
+        "MM_CHALLENGE_ID": "30054692",
+        "MM_URL": "https://h/s.zip",
+        "MM_PHASE": "provisional",
+        "MM_START_SEED": "100",
+        "MM_NUMBER_OF_TESTS": "3",
+    }

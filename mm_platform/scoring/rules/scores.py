@@ -175,3 +175,24 @@ def timeout_failure(timeout_seconds: int) -> str:
 
 def launch_failure(detail: str) -> str:
     return bounded_reason(f"scorer launch failed: {detail}")
+
+
+def scorer_extras(submission_id: str, challenge_id: str, url: str, phase: PhaseConfig) -> dict[str, Any]:
+    """What the scorer gets as Dagster Pipes extras (spec §3): the submission, its URL, the phase, its
+    seeds and test count. No token or secret ever goes here (extras are visible in the run)."""
+    return {
+        "submission_id": submission_id,
+        "challenge_id": challenge_id,
+        "url": url,
+        "phase": phase.name,
+        "start_seed": phase.start_seed,
+        "number_of_tests": phase.number_of_tests,
+        "seeds": list(phase.seeds),
+    }
+
+
+def scorer_environment(extras: Mapping[str, Any]) -> dict[str, str]:
+    """The same as environment variables for scorers that do not read Pipes; seeds as start and count
+    only, because a list of 10,000 seeds would not fit ECS's 8 KiB container overrides."""
+    names = ("submission_id", "challenge_id", "url", "phase", "start_seed", "number_of_tests")
+    return {f"MM_{name.upper()}": str(extras[name]) for name in names}
