@@ -43,7 +43,10 @@ def scored(
 
 
 def failed(member: str, minutes: int = 0, phase: str = "provisional") -> ScoredSubmission:
-    return ScoredSubmission(phase, member, f"{member}-{minutes}", T0 + timedelta(minutes=minutes), FAILED)
+    created = T0 + timedelta(minutes=minutes)
+    return ScoredSubmission(
+        phase, member, f"{member}-{minutes}", created, FAILED, reason="scorer timed out after 60 s"
+    )
 
 
 def by_member(rows: list[LeaderboardRow]) -> dict[str, LeaderboardRow]:
@@ -222,7 +225,9 @@ def test_rows_from_parsed_events_and_validated_results() -> None:
     rows = build_leaderboard(
         [
             scored_submission(event("s1", "7", "2024-03-29T01:00:00Z"), "provisional", result),
-            failed_submission(event("s2", "8", "2024-03-29T02:00:00Z"), "provisional"),
+            failed_submission(
+                event("s2", "8", "2024-03-29T02:00:00Z"), "provisional", "scorer exited with code 1"
+            ),
         ]
     )
     assert [(r.member_id, r.rank, r.raw_score, r.relative_score) for r in rows] == [

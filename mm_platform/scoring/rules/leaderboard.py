@@ -31,6 +31,7 @@ class ScoredSubmission:
     status: str
     score: float | None = None
     test_scores: Mapping[Hashable, float] = field(default_factory=dict)  # test case -> score (< 0: failed)
+    reason: str | None = None  # why a FAILED scoring failed
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,9 @@ def scored_submission(event: SubmissionEvent, phase: str, result: ScorerResult) 
     )
 
 
-def failed_submission(event: SubmissionEvent, phase: str) -> ScoredSubmission:
-    """The leaderboard's view of a submission whose scoring in `phase` FAILED."""
-    return ScoredSubmission(phase, event.member_id, event.submission_id, event.created, FAILED)
+def failed_submission(event: SubmissionEvent, phase: str, reason: str) -> ScoredSubmission:
+    """The leaderboard's view of a submission whose scoring in `phase` FAILED, and why."""
+    return ScoredSubmission(phase, event.member_id, event.submission_id, event.created, FAILED, reason=reason)
 
 
 def latest_per_member(submissions: Iterable[ScoredSubmission]) -> dict[tuple[str, str], ScoredSubmission]:
