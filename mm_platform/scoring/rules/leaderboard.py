@@ -132,10 +132,10 @@ def build_leaderboard(
         cases = _testcases(counted, (testcases_by_phase or {}).get(phase))
         best = best_per_test(counted, cases, direction)
         relative = {
-            s.submission_id: relative_score(s, cases, best, direction) if relative_scoring_enabled else None
+            s.member_id: relative_score(s, cases, best, direction) if relative_scoring_enabled else None
             for s in counted
         }
-        ordered = sorted(counted, key=lambda s: _rank_key(s, relative[s.submission_id], direction))
+        ordered = sorted(counted, key=lambda s: _rank_key(s, relative[s.member_id], direction))
         rows += [
             LeaderboardRow(
                 phase,
@@ -145,7 +145,7 @@ def build_leaderboard(
                 s.created,
                 s.status,
                 _raw(s),
-                relative[s.submission_id],
+                relative[s.member_id],
             )
             for rank, s in enumerate(ordered, start=1)
         ]
