@@ -275,3 +275,23 @@ def test_any_json_gives_an_outcome_never_a_crash(message: Any) -> None:
         str(error).encode("utf-8")
     else:
         assert isinstance(outcome, (SubmissionEvent, IgnoredEvent))
+
+
+def test_numeric_ids_read_as_the_same_text_as_string_ids() -> None:
+    numeric = parse_submission_event(seed_event(challengeId=30054692, memberId=40029484))
+    text = parse_submission_event(seed_event(challengeId="30054692", memberId=" 40029484 "))
+    assert isinstance(numeric, SubmissionEvent) and isinstance(text, SubmissionEvent)
+    assert (
+        (numeric.challenge_id, numeric.member_id)
+        == (text.challenge_id, text.member_id)
+        == (
+            "30054692",
+            "40029484",
+        )
+    )
+
+
+def test_an_envelope_without_topic_is_read_by_its_resource() -> None:
+    message = bus_event()
+    del message["topic"]
+    assert isinstance(parse_submission_event(message), SubmissionEvent)
