@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import DagsterEventType, DefaultRunLauncher
+from dagster import DagsterEventType, DagsterRun, DefaultRunLauncher
 
 # not exported at dagster's top level; they are the run launcher interface's own types
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.dagster_run import DagsterRun
 
 
 def process_alive(pid: int) -> bool:
