@@ -18,8 +18,8 @@ from mm_platform.core.sensors import KafkaCursor
 from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
-from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
-from mm_platform_tests.marathon.test_review_end_sensor import Platform
+from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, review_end_event
+from mm_platform_tests.marathon.test_review_end_sensor import Platform, open_platform
 
 MAX_REASON = 500
 
@@ -78,19 +78,8 @@ def platform(kafka: KafkaResource, db_url: str, tmp_path: Path) -> Iterator[Plat
     """The code location on a one-partition topic (messages keep their order whatever their key)."""
     topic = f"test.poison.{uuid.uuid4().hex[:8]}"
     kafka.create_topics({topic: 1})
-    settings = Settings.from_env(
-        {
-            "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
-            "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MM_PLATFORM_TOPIC_AUTOPILOT": topic,
-            "MM_PLATFORM_OLTP_DB_URL": db_url,
-            "MM_PLATFORM_PLATFORM_DB_URL": db_url,
-            "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
-        }
-    )
-    load_sample_data(settings.oltp_db_url)
-    with instance_for_test() as instance:
-        yield Platform(settings, build_definitions(settings), instance, kafka, topic)
+    with open_platform(kafka, topic, db_url, tmp_path) as platform:
+        yield platform
 
 
 def assert_short_clean_reason(event: InboxEvent) -> None:
@@ -189,8 +178,9 @@ def ratings(
         }
     )
     defs = build_definitions(settings)
-    sensor = defs.get_repository_def().get_sensor_def("marathon_rating_calculation_sensor")
     with instance_for_test() as instance:
+        # inside the instance: building the repository resolves Dagster's state storage through it
+        sensor = defs.get_repository_def().get_sensor_def("marathon_rating_calculation_sensor")
 
         def tick():
             context = build_sensor_context(

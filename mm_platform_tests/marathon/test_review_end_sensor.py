@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,16 @@ class Platform:
         self.cursor = result.cursor
         return result
 
+    def retry_tick(self):
+        """One evaluation of the topic's retry schedule."""
+        schedule = self.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
+        context = build_schedule_context(
+            instance=self.instance,
+            resources=self.defs.resources,
+            repository_def=self.defs.get_repository_def(),
+        )
+        return schedule.evaluate_tick(context)
+
     def run(self, request) -> object:
         """Execute a requested run in process, then let the outcome sensors update the inbox."""
         result = execute_request(self.defs, self.instance, request, JOB, raise_on_error=False)
@@ -124,6 +135,27 @@ def attendance_metadata(run) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
+@contextmanager
+def open_platform(
+    kafka: KafkaResource, topic: str, db_url: str, tmp_path: Path, extra: dict[str, str] | None = None
+) -> Iterator[Platform]:
+    """The code location on `topic` with OLTP and inbox in `db_url` and the sample round loaded;
+    `extra` adds settings."""
+    env = {
+        "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
+        "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "MM_PLATFORM_TOPIC_AUTOPILOT": topic,
+        "MM_PLATFORM_OLTP_DB_URL": db_url,
+        "MM_PLATFORM_PLATFORM_DB_URL": db_url,
+        "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
+        **(extra or {}),
+    }
+    settings = Settings.from_env(env)
+    load_sample_data(settings.oltp_db_url)
+    with instance_for_test() as instance:
+        yield Platform(settings, build_definitions(settings), instance, kafka, topic)
+
+
 @pytest.fixture
 def platform(
     kafka: KafkaResource, topic: str, database: Callable[[], str], moto_endpoint: str, tmp_path: Path
@@ -131,22 +163,13 @@ def platform(
     """The code location bound to the test broker and moto, with OLTP and inbox in one database and
     the DW in another (SQLite or PostgreSQL)."""
     db_url = database()
-    settings = Settings.from_env(
-        {
-            "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
-            "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "MM_PLATFORM_TOPIC_AUTOPILOT": topic,
-            "MM_PLATFORM_OLTP_DB_URL": db_url,
-            "MM_PLATFORM_PLATFORM_DB_URL": db_url,
-            "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
-            "MM_PLATFORM_DW_DB_URL": database(),
-            "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
-            "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{topic.replace('.', '_')}",
-        }
-    )
-    load_sample_data(settings.oltp_db_url)
-    with instance_for_test() as instance:
-        yield Platform(settings, build_definitions(settings), instance, kafka, topic)
+    extra = {
+        "MM_PLATFORM_DW_DB_URL": database(),
+        "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
+        "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{topic.replace('.', '_')}",
+    }
+    with open_platform(kafka, topic, db_url, tmp_path, extra) as platform:
+        yield platform
 
 
 def test_review_end_marks_final_submitters_attended(platform: Platform) -> None:
@@ -275,17 +298,7 @@ def test_bad_and_irrelevant_events_are_kept_with_reasons_and_good_ones_still_flo
 def test_unmapped_project_is_retried_by_the_schedule_once_its_round_exists(platform: Platform) -> None:
     platform.publish(review_end_event(project_id=UNMAPPED_MARATHON_PROJECT_ID))
     assert platform.tick().run_requests == []
-    schedule = platform.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
-
-    def retry_tick():
-        context = build_schedule_context(
-            instance=platform.instance,
-            resources=platform.defs.resources,
-            repository_def=platform.defs.get_repository_def(),
-        )
-        return schedule.evaluate_tick(context)
-
-    still_missing = retry_tick()
+    still_missing = platform.retry_tick()
     assert still_missing.run_requests in (None, [])
     [event] = platform.events()
     assert (event.status, event.attempts) == (Status.RETRY, 1)
@@ -299,7 +312,7 @@ def test_unmapped_project_is_retried_by_the_schedule_once_its_round_exists(platf
                 value=str(SAMPLE_ROUND_ID),
             )
         )
-    dispatched = retry_tick()
+    dispatched = platform.retry_tick()
     [request] = dispatched.run_requests
     assert request.partition_key == str(SAMPLE_ROUND_ID)
     assert inbox_ids_of(request.tags) == [event.id]
@@ -335,22 +348,12 @@ def test_the_retry_schedule_leaves_an_event_whose_run_is_queued(platform: Platfo
     with engine_for(platform.settings.platform_db_url).begin() as conn:
         an_hour_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
         conn.execute(update(event_inbox).where(event_inbox.c.id == event.id).values(received_at=an_hour_ago))
-    schedule = platform.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
-
-    def retry_tick():
-        context = build_schedule_context(
-            instance=platform.instance,
-            resources=platform.defs.resources,
-            repository_def=platform.defs.get_repository_def(),
-        )
-        return schedule.evaluate_tick(context)
-
-    assert retry_tick().run_requests in (None, [])  # before the fix: a second run was requested
+    assert platform.retry_tick().run_requests in (None, [])  # before the fix: a second run was requested
     [waiting] = platform.events()
     assert (waiting.status, waiting.attempts, waiting.reason) == (Status.NEW, 0, None)
 
     platform.instance.delete_run(queued.run_id)
-    [again] = retry_tick().run_requests
+    [again] = platform.retry_tick().run_requests
     assert inbox_ids_of(again.tags) == [event.id]
 
 
@@ -368,15 +371,8 @@ def test_retry_gives_up_after_max_attempts(platform: Platform, tmp_path: Path) -
     platform.defs = build_definitions(settings)
     platform.publish(review_end_event(project_id=99999999))
     platform.tick()
-    schedule = platform.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
     for _ in range(3):
-        schedule.evaluate_tick(
-            build_schedule_context(
-                instance=platform.instance,
-                resources=platform.defs.resources,
-                repository_def=platform.defs.get_repository_def(),
-            )
-        )
+        platform.retry_tick()
     [event] = platform.events()
     assert event.status is Status.FAILED
     assert event.reason.startswith("gave up after 2 attempts: the project for legacy project 99999999")

@@ -111,6 +111,22 @@ class Chain:
             }
 
 
+def insert_test_round(
+    conn, round_id: int, start: dt.datetime, *, coders: int, seed: int, coder_id_base: int
+) -> dict[str, list[int]]:
+    """A round of its own for a test (its contest id is its round id)."""
+    return insert_round(
+        conn,
+        round_id=round_id,
+        contest_id=round_id,
+        project_id=40_000_000 + round_id,
+        start=start,
+        coders=coders,
+        seed=seed,
+        coder_id_base=coder_id_base,
+    )
+
+
 @pytest.fixture
 def chain(database: Callable[[], str], moto_endpoint: str, tmp_path: Path) -> Iterator[Chain]:
     settings = Settings.from_env(
@@ -259,15 +275,8 @@ def test_rounds_loaded_out_of_order_keep_the_history_in_rating_order(chain: Chai
     earlier, later = 990201, 990202
     with chain.oltp.begin() as conn:
         for round_id, month, seed in ((earlier, 1, 1), (later, 6, 2)):
-            insert_round(
-                conn,
-                round_id=round_id,
-                contest_id=round_id,
-                project_id=40_000_000 + round_id,
-                start=dt.datetime(2023, month, 1),
-                coders=12,
-                seed=seed,
-                coder_id_base=30_000_000,
+            insert_test_round(
+                conn, round_id, dt.datetime(2023, month, 1), coders=12, seed=seed, coder_id_base=30_000_000
             )
     assert chain.run(later).success
     assert chain.run(earlier).success  # the older round arrives second
@@ -293,19 +302,11 @@ def test_a_later_round_republishes_the_ranks_it_moved_whatever_the_order(chain: 
     an earlier round's coders must show the ranks of the DW, whichever round ran first."""
     other = 990301
     with chain.oltp.begin() as conn:
-        insert_round(
-            conn,
-            round_id=other,
-            contest_id=other,
-            project_id=40_000_000 + other,
-            start=dt.datetime(2024, 5, 1),
-            coders=25,
-            seed=5,
-            coder_id_base=31_000_000,  # coders of their own: the sample round's coders are only re-ranked
-        )
+        # coders of their own: the sample round's coders are only re-ranked
+        insert_test_round(conn, other, dt.datetime(2024, 5, 1), coders=25, seed=5, coder_id_base=31_000_000)
     assert chain.run().success
-    first = set(chain.lcr())
-    before = {c: dict(chain.stats_items()[c]["marathon"]) for c in first if c in chain.stats_items()}
+    published = chain.stats_items()
+    before = {c: dict(published[c]["marathon"]) for c in chain.lcr() if c in published}
     assert chain.run(other).success
 
     with chain.dw.connect() as conn:
@@ -537,16 +538,7 @@ def test_a_round_with_a_single_attendee_stays_unrated_through_the_chain(chain: C
     for it, and the check explains the unrated attendee instead of failing."""
     round_id = 990301
     with chain.oltp.begin() as conn:
-        insert_round(
-            conn,
-            round_id=round_id,
-            contest_id=round_id,
-            project_id=40_000_000 + round_id,
-            start=dt.datetime(2024, 2, 1),
-            coders=3,
-            seed=5,
-            coder_id_base=31_000_000,
-        )
+        insert_test_round(conn, round_id, dt.datetime(2024, 2, 1), coders=3, seed=5, coder_id_base=31_000_000)
         conn.execute(
             update(oltp.submission)
             .where(
