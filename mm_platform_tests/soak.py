@@ -34,7 +34,7 @@ from sqlalchemy import MetaData, select
 
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.devstack import Stack, dev_environment, free_port, host_port, start_tansu, stop_process
-from mm_platform.core.inbox import EventInbox
+from mm_platform.core.inbox import EventInbox, event_inbox
 from mm_platform.core.launcher import process_alive
 from mm_platform.core.settings import Settings
 from mm_platform.core.slack import SlackNotifier
@@ -47,6 +47,7 @@ from mm_platform.marathon.dev.sample_data import (
     review_end_event,
 )
 from mm_platform.marathon.settings import MarathonSettings
+from mm_platform.marathon.stores import profile_state
 from mm_platform.verified_fan.dev.sample_data import scored_file
 from mm_platform.verified_fan.settings import VerifiedFanSettings
 from mm_platform.verified_fan.stores.services import CampaignService, EntryService
@@ -337,11 +338,8 @@ def snapshot(stack: EmbeddedStack, data: SoakInput) -> tuple[dict[str, Counter],
     """What the platform holds, as multisets of comparable rows; and the lost and twice-stored keys."""
     s = stack.settings
     result: dict[str, Counter] = {}
-    inbox = engine_for(s.platform_db_url)
-    metadata = MetaData()
-    metadata.reflect(inbox, only=["event_inbox"])
-    table = metadata.tables["event_inbox"]
-    with inbox.connect() as conn:
+    table = event_inbox
+    with engine_for(s.platform_db_url).connect() as conn:
         rows = conn.execute(
             select(
                 table.c.topic,
@@ -378,19 +376,20 @@ def snapshot(stack: EmbeddedStack, data: SoakInput) -> tuple[dict[str, Counter],
 
 
 def unsettled(stack: EmbeddedStack) -> dict[str, int]:
+    """Inbox events, staged parts and member profiles left in a non-final state, by status."""
+    counts = EventInbox(engine_for(stack.settings.platform_db_url)).counts()
+    left = {
+        f"events {status}": counts[status]
+        for status in ("NEW", "RETRY", "WAITING", "FAILED")
+        if status in counts
+    }
     with engine_for(stack.settings.platform_db_url).connect() as conn:
-        events = conn.exec_driver_sql(
-            "SELECT status, count(*) FROM event_inbox WHERE status IN ('NEW', 'RETRY', 'WAITING', 'FAILED') "
-            "GROUP BY status"
-        ).all()
         parts = conn.exec_driver_sql(
             "SELECT status, count(*) FROM vf_staged_part WHERE status <> 'APPLIED' GROUP BY status"
         ).all()
+    left.update({f"parts {status}": n for status, n in parts})
     with engine_for(stack.settings.dw_db_url).connect() as conn:
-        unindexed = conn.exec_driver_sql(
-            "SELECT count(*) FROM mmp_member_profile_state WHERE stats_version > indexed_version"
-        ).scalar_one()
-    left = {**{f"events {s}": n for s, n in events}, **{f"parts {s}": n for s, n in parts}}
+        unindexed = len(profile_state.pending_index(conn))
     return {**left, "profiles not indexed": unindexed} if unindexed else left
 
 
@@ -399,9 +398,7 @@ def in_flight(instance: DagsterInstance) -> int:
 
 
 def new_events(stack: EmbeddedStack) -> int:
-    engine = engine_for(stack.settings.platform_db_url)
-    with engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT count(*) FROM event_inbox WHERE status = 'NEW'").scalar_one()
+    return EventInbox(engine_for(stack.settings.platform_db_url)).counts().get("NEW", 0)
 
 
 def wait_until_quiet(stack: EmbeddedStack, data: SoakInput, plan: SoakPlan, deadline: float) -> None:

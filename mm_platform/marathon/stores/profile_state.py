@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from mm_platform.core.sql import dialect_insert
 from mm_platform.marathon.rules.member_stats import rank_fingerprint
@@ -63,9 +63,11 @@ def pending_index(conn: Connection) -> dict[int, int]:
 
 def record_indexed(conn: Connection, versions: Mapping[int, int]) -> None:
     """The index holds these stats versions; a version published meanwhile stays pending."""
-    for coder, version in versions.items():
-        conn.execute(
-            update(state)
-            .where(state.c.coder_id == coder, state.c.stats_version == version)
-            .values(indexed_version=version)
-        )
+    if not versions:
+        return
+    statement = (
+        update(state)
+        .where(state.c.coder_id == bindparam("coder"), state.c.stats_version == bindparam("version"))
+        .values(indexed_version=bindparam("version"))
+    )
+    conn.execute(statement, [{"coder": c, "version": v} for c, v in versions.items()])
