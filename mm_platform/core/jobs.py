@@ -31,6 +31,8 @@ class ChainJob:
     assets: Sequence[AssetsDefinition] = field(repr=False)
     partitions_def: DynamicPartitionsDefinition
     description: str
+    # tags of every run of the job (the instance's run queue limits runs by tag)
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def asset_keys(self) -> list[AssetKey]:
@@ -44,6 +46,7 @@ class ChainJob:
             selection=AssetSelection.assets(*self.asset_keys),  # partitioned as its assets are
             executor_def=in_process_executor,
             description=self.description,
+            tags=dict(self.tags) or None,
         )
 
     def run_request(self, *, run_key: str, partition_key: str, tags: Mapping[str, str]) -> RunRequest:

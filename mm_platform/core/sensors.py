@@ -390,13 +390,17 @@ def make_inbox_outcome_sensors() -> list[SensorDefinition]:
     )
     def inbox_handled_on_run_success(context: RunStatusSensorContext, inbox: InboxResource) -> None:
         ids = inbox_ids_of(context.dagster_run.tags)
+        run_id = context.dagster_run.run_id
         if ids:
-            # a run may itself have settled an event (a file it refused is INVALID): that stays
-            inbox.get_inbox().transition(
-                ids,
+            events = inbox.get_inbox()
+            # a run may itself have settled an event (a file it refused is INVALID, a submission it
+            # dead-lettered is FAILED): that stays; a FAILED left by an earlier run becomes HANDLED
+            settled = {e.id for e in events.get(ids) if e.status is Status.FAILED and e.run_id == run_id}
+            events.transition(
+                [i for i in ids if i not in settled],
                 Status.HANDLED,
                 None,
-                run_id=context.dagster_run.run_id,
+                run_id=run_id,
                 count_attempt=True,
                 only_from=[Status.NEW, Status.RETRY, Status.FAILED],
             )

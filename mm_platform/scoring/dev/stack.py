@@ -1,0 +1,44 @@
+"""The scoring part of the embedded stack: the submissions topic, the Submission API stand-in, the two
+sample challenges' configs and the API token in moto's SSM, the sample submissions in moto S3."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from mm_platform.core.aws import build_aws_resources
+from mm_platform.core.devstack import ensure_bucket
+from mm_platform.core.domain import StandIn
+from mm_platform.core.settings import Settings
+from mm_platform.scoring.dev.sample_data import EMBEDDED_API_TOKEN, SAMPLE_CONFIGS, sample_key
+from mm_platform.scoring.dev.sample_submissions import sample_submissions
+from mm_platform.scoring.rules.config import TOKEN_PARAMETER, config_parameter
+from mm_platform.scoring.settings import ScoringSettings
+
+TOPIC_PARTITIONS = 3
+
+
+def topics(settings: Settings) -> Mapping[str, int]:
+    return {settings.section(ScoringSettings).topic: TOPIC_PARTITIONS}
+
+
+def standins(settings: Settings) -> Sequence[StandIn]:
+    url = settings.section(ScoringSettings).submission_api_url
+    return [StandIn("submission-api", url, "mm_platform.scoring.dev.submission_api_standin")]
+
+
+def prepare_stack(settings: Settings) -> None:
+    if not settings.aws_endpoint_url:
+        return
+    scoring, aws = settings.section(ScoringSettings), build_aws_resources(settings)
+    ssm = aws["s3"].client("ssm")
+    for challenge_id, config in SAMPLE_CONFIGS.items():
+        ssm.put_parameter(
+            Name=config_parameter(challenge_id), Value=json.dumps(config), Type="String", Overwrite=True
+        )
+    ssm.put_parameter(Name=TOKEN_PARAMETER, Value=EMBEDDED_API_TOKEN, Type="SecureString", Overwrite=True)
+    if scoring.submissions_bucket:
+        ensure_bucket(settings.aws_endpoint_url, scoring.submissions_bucket, settings.aws_region)
+        s3 = aws["s3"].get_client()
+        for name, body in sample_submissions().items():
+            s3.put_object(Bucket=scoring.submissions_bucket, Key=sample_key(name), Body=body)
