@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -184,3 +185,12 @@ def test_token_is_cached_with_the_ttl(moto_endpoint: str, clock: FakeClock) -> N
     assert store.token() == "first"
     clock.advance(1)
     assert store.token() == "second"
+
+
+def test_concurrent_readers_share_one_answer(store: ChallengeConfigStore) -> None:
+    challenge = new_challenge()
+    store.put_config(challenge, seed_config(challenge))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        configs = list(pool.map(lambda _: store.config(challenge), range(16)))
+    assert all(config == configs[0] for config in configs)
+    assert configs[0] is not None and configs[0].challenge_id == challenge
