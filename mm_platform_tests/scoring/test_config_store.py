@@ -187,10 +187,21 @@ def test_token_is_cached_with_the_ttl(moto_endpoint: str, clock: FakeClock) -> N
     assert store.token() == "second"
 
 
-def test_concurrent_readers_share_one_answer(store: ChallengeConfigStore) -> None:
+def test_concurrent_readers_share_one_read(
+    store: ChallengeConfigStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     challenge = new_challenge()
     store.put_config(challenge, seed_config(challenge))
+    reads: list[str] = []
+    read = ChallengeConfigStore._read
+
+    def counted(self: ChallengeConfigStore, parameter: str) -> str | None:
+        reads.append(parameter)
+        return read(self, parameter)
+
+    monkeypatch.setattr(ChallengeConfigStore, "_read", counted)
     with ThreadPoolExecutor(max_workers=8) as pool:
         configs = list(pool.map(lambda _: store.config(challenge), range(16)))
-    assert all(config == configs[0] for config in configs)
     assert configs[0] is not None and configs[0].challenge_id == challenge
+    assert all(config == configs[0] for config in configs)
+    assert reads == [config_parameter(challenge)]

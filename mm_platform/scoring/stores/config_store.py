@@ -44,6 +44,7 @@ class _Entry:
 
 _cache: dict[tuple[str, str, str], _Entry] = {}
 _cache_lock = threading.Lock()
+_read_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
 
 def clear_cache() -> None:
@@ -106,18 +107,32 @@ class ChallengeConfigStore(Boto3ClientResource):
             _cache.pop(self._key(parameter), None)
 
     def _value(self, parameter: str) -> str | None:
-        key, now = self._key(parameter), self._clock()
+        key = self._key(parameter)
+        found = self._cached(key)
+        if found is not None:
+            return found[0]
+        # one reader per parameter: the runs that start together after an expiry share one SSM call
+        # (SSM throttles GetParameter), and a slow read does not hold up other parameters
+        with _cache_lock:
+            key_lock = _read_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            found = self._cached(key)
+            if found is not None:
+                return found[0]
+            now = self._clock()
+            value = self._read(parameter)
+            with _cache_lock:
+                _cache[key] = _Entry(value, now)
+            return value
+
+    def _cached(self, key: tuple[str, str, str]) -> tuple[str | None] | None:
+        """(value,) when a fresh copy is cached (the value may be None: not found), else None."""
         with _cache_lock:
             entry = _cache.get(key)
-        if entry is not None:
-            ttl = self.ttl_seconds if entry.value is not None else self.not_found_ttl_seconds
-            if is_fresh(entry.fetched_at, now, ttl):
-                return entry.value
-        # read outside the lock: a slow SSM call must not hold up readers of other parameters
-        value = self._read(parameter)
-        with _cache_lock:
-            _cache[key] = _Entry(value, now)
-        return value
+        if entry is None:
+            return None
+        ttl = self.ttl_seconds if entry.value is not None else self.not_found_ttl_seconds
+        return (entry.value,) if is_fresh(entry.fetched_at, self._clock(), ttl) else None
 
     def _read(self, parameter: str) -> str | None:
         try:
