@@ -108,12 +108,12 @@ def submission_scores(
     # a replayed dead letter is scored again: its FAILED phases go back to PENDING
     store.rescore_failed([event.submission_id for event, _ in submissions], context.run.run_id)
     work = store.open_work(challenge_id)
-    api = submission_api.for_challenge(config.submission_api_url, challenge_configs.token())
     run = ChallengeRun(
         config=config,
         store=store,
         inbox=inbox.get_inbox(),
-        api=api,
+        api=submission_api.for_base_url(config.submission_api_url),
+        token=challenge_configs.token(),
         launcher=scoring.launcher(),
         context=context,
         run_id=context.run.run_id,

@@ -50,6 +50,7 @@ class ChallengeRun:
     store: ScoringStore
     inbox: EventInbox
     api: SubmissionApi
+    token: str | None  # the API's bearer token (SSM SecureString), passed per call, never logged
     launcher: ScorerLauncher
     context: Any  # the asset's execution context: Pipes sessions report through it
     run_id: str
@@ -114,21 +115,21 @@ class ChallengeRun:
 
     def _acknowledge(self, item: PhaseWork, phase: PhaseConfig) -> None:
         """Post what the API has not acknowledged, asking it first whether a crash lost our record."""
-        sid, api = item.submission.submission_id, self.api
+        sid, api, token = item.submission.submission_id, self.api, self.token
         if item.status == SCORED:
             result = validate_result({"score": item.score, "testScores": item.test_scores or []})
             if item.review_id is None:
-                found = api.find_review(sid, phase.review_type_id, phase.name)
-                posted = found or api.post_review(review_payload(sid, phase, result, self.reviewer_id))
+                review = review_payload(sid, phase, result, self.reviewer_id)
+                found = api.find_review(sid, phase.review_type_id, phase.name, token)
+                posted = found or api.post_review(review, token)
                 self.store.record_posted(sid, phase.name, review_id=str(posted.get("id", "")))
             if item.summation_id is None:
-                found = api.find_review_summation(sid, phase.name)
-                posted = found or api.post_review_summation(
-                    review_summation_payload(sid, phase, result.score)
-                )
+                summation = review_summation_payload(sid, phase, result.score)
+                found = api.find_review_summation(sid, phase.name, token)
+                posted = found or api.post_review_summation(summation, token)
                 self.store.record_posted(sid, phase.name, summation_id=str(posted.get("id", "")))
         elif item.status == FAILED and not item.failed_posted:
-            api.mark_failed(sid, failed_status_payload(f"{phase.name}: {item.reason}"))
+            api.mark_failed(sid, failed_status_payload(f"{phase.name}: {item.reason}"), token)
             self.store.record_posted(sid, phase.name, failed_posted=True)
 
 

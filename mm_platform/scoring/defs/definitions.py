@@ -3,6 +3,7 @@
 from dagster import Definitions
 
 from mm_platform.core.automation import automation_sensor
+from mm_platform.core.aws import aws_kwargs
 from mm_platform.core.settings import Settings
 from mm_platform.scoring.defs.assets import GROUP, challenge_leaderboard, submission_events, submission_scores
 from mm_platform.scoring.defs.sensors import (
@@ -28,9 +29,7 @@ def scoring_definitions(settings: Settings) -> Definitions:
         ],
         schedules=[build_submission_retry_schedule(settings, job)],
         resources={
-            "challenge_configs": ChallengeConfigStore(
-                region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-            ),
+            "challenge_configs": ChallengeConfigStore(**aws_kwargs(settings)),
             "submission_api": SubmissionApi(base_url=scoring.submission_api_url),
             "scoring": ScoringResource(
                 launcher_kind=scoring.launcher,

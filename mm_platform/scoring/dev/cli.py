@@ -83,8 +83,8 @@ def demo(timeout: float) -> None:
     done = scoring_demo.wait_until_settled(inbox, scoring_settings.topic, submissions, timeout)
     click.echo(f"{len(done)} of {len(submissions)} settled after {time.monotonic() - started:.1f}s\n")
     store = ScoringStore(engine_for(settings.platform_db_url))
-    api = SubmissionApi(base_url=scoring_settings.submission_api_url).for_challenge(None, EMBEDDED_API_TOKEN)
-    problems = scoring_demo.verify(store, api, submissions, done)
+    api = SubmissionApi(base_url=scoring_settings.submission_api_url)
+    problems = scoring_demo.verify(store, api, EMBEDDED_API_TOKEN, submissions, done)
     for challenge in sorted({s.challenge_id for s in submissions}):
         members = {s.event["memberId"] for s in submissions if s.challenge_id == challenge}
         for line in leaderboard_lines(store, challenge, members):

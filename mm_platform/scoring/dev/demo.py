@@ -79,7 +79,7 @@ def wait_until_settled(inbox: EventInbox, topic: str, demo: list[DemoSubmission]
 
 
 def verify(
-    store: ScoringStore, api: SubmissionApi, demo: list[DemoSubmission], inbox_status: dict
+    store: ScoringStore, api: SubmissionApi, token: str, demo: list[DemoSubmission], inbox_status: dict
 ) -> list[str]:
     """What is off: every good and broken submission SCORED in every phase with its reviews posted, the
     broken one with failed tests, the crashing one FAILED (a dead letter), one leaderboard row per member."""
@@ -100,7 +100,7 @@ def verify(
                 f"{d.kind} submission {d.submission_id}: inbox {inbox_status.get(d.submission_id)}"
             )
         if expected == SCORED:
-            reviews = api.reviews_of(d.submission_id)
+            reviews = api.reviews_of(d.submission_id, token)
             if len(reviews) != len(mine):
                 problems.append(
                     f"submission {d.submission_id}: {len(reviews)} review(s) for {len(mine)} phase(s)"

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from mm_platform.scoring.dev.sample_data import EMBEDDED_API_TOKEN
+
 TOKEN_ENV = "MM_PLATFORM_SCORING_API_TOKEN"
 
 SCHEMA = """
@@ -268,11 +270,16 @@ def serve(host: str, port: int, db: str, token: str | None = None) -> ThreadingH
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4590)
+    parser.add_argument("--port", type=int, default=4581)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--token", default=None, help=f"bearer token to require (default: ${TOKEN_ENV})")
+    parser.add_argument(
+        "--token",
+        default=None,
+        help=f"bearer token to require (default: ${TOKEN_ENV}, else the embedded stack's, which the stack "
+        "also stores in SSM; `--token ''` requires none)",
+    )
     args = parser.parse_args()
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV, EMBEDDED_API_TOKEN)
     serve(args.host, args.port, args.db, token).serve_forever()
 
 

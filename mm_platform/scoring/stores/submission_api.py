@@ -68,6 +68,10 @@ class SubmissionApi(HttpService):
         found = self._find("/reviewSummations", params, token)
         return _first(found, lambda item: _test_type(item) == test_type)
 
+    def reviews_of(self, submission_id: str, token: str | None = None) -> list[dict[str, Any]]:
+        """Every review posted for the submission (the demo and the operator check them)."""
+        return self._find("/reviews", {"submissionId": submission_id, "perPage": LOOKUP_PAGE_SIZE}, token)
+
     def _find(self, path: str, params: dict[str, Any], token: str | None) -> list[dict[str, Any]]:
         answer = self._call("GET", path, params=params, headers=_auth(token))
         # the v5 API answers with a bare array; tolerate the {"result": [...]} envelope of older versions
