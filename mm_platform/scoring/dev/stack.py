@@ -11,11 +11,23 @@ from mm_platform.core.devstack import ensure_bucket
 from mm_platform.core.domain import StandIn
 from mm_platform.core.settings import Settings
 from mm_platform.scoring.dev.sample_data import EMBEDDED_API_TOKEN, SAMPLE_CONFIGS, sample_key
-from mm_platform.scoring.dev.sample_submissions import sample_submissions
+from mm_platform.scoring.dev.sample_submissions import (
+    broken_submission,
+    crashing_submission,
+    good_submission,
+)
 from mm_platform.scoring.rules.config import TOKEN_PARAMETER, config_parameter
 from mm_platform.scoring.settings import ScoringSettings
 
 TOPIC_PARTITIONS = 3
+# good-1 .. good-4: no perfect one, so that MINIMIZE relative scores (best / score) are not all 0
+GOOD_QUALITIES = (95, 90, 75, 50)
+
+
+def sample_submissions() -> dict[str, bytes]:
+    """The sample submissions by name: four good ones of falling quality, a broken and a crashing one."""
+    good = {f"good-{i}": good_submission(q) for i, q in enumerate(GOOD_QUALITIES, start=1)}
+    return {**good, "broken": broken_submission(), "crashing": crashing_submission()}
 
 
 def topics(settings: Settings) -> Mapping[str, int]:

@@ -1,0 +1,372 @@
+"""Submission events to scores, reviews and the leaderboard through the real broker, moto (SSM, S3),
+the Submission API stand-in over HTTP, real scorer processes (Dagster Pipes) and SQLite/PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from click.testing import CliRunner
+from dagster import DagsterInstance, Definitions, build_run_status_sensor_context, build_schedule_context, build_sensor_context, instance_for_test
+
+from mm_platform.core.inbox import EventInbox, InboxEvent, Status
+from mm_platform.core.kafka import KafkaResource
+from mm_platform.core.sensors import INBOX_IDS_TAG
+from mm_platform.core.settings import Settings
+from mm_platform.core.sql import engine_for
+from mm_platform.definitions import build_definitions
+from mm_platform.domains import DOMAINS
+from mm_platform.scoring.dev.cli import scoring
+from mm_platform.scoring.dev.sample_data import SAMPLE_CONFIGS, submission_event
+from mm_platform.scoring.dev.stack import sample_submissions
+from mm_platform.scoring.rules.config import TOKEN_PARAMETER, config_parameter
+from mm_platform.scoring.rules.leaderboard import FAILED, SCORED
+from mm_platform.scoring.stores.scores_store import ScoringStore
+from mm_platform_tests.runs import execute_request
+
+JOB = "scoring_challenge_job"
+SENSOR = "scoring_submission_sensor"
+RETRY_SCHEDULE = "scoring_submission_retry"
+TOKEN = "test-token-" + uuid.uuid4().hex[:8]
+BUCKET = "scoring-flow-submissions"
+
+
+@dataclass
+class Scoring:
+    settings: Settings
+    defs: Definitions
+    instance: DagsterInstance
+    kafka: KafkaResource
+    topic: str
+    api_url: str
+    aws: str
+    challenges: dict[str, str]  # "max" / "min" -> challenge id of this test
+    cursor: str | None = None
+    runs: list[Any] = field(default_factory=list)
+
+    @property
+    def inbox(self) -> EventInbox:
+        inbox = EventInbox(engine_for(self.settings.platform_db_url))
+        inbox.create_schema()
+        return inbox
+
+    @property
+    def store(self) -> ScoringStore:
+        return ScoringStore(engine_for(self.settings.platform_db_url))
+
+    def url(self, name: str) -> str:
+        return f"{self.aws}/{BUCKET}/samples/{name}.zip"
+
+    def submission(self, kind: str, member: str, name: str = "good-1", **overrides: Any) -> dict:
+        return {**submission_event(self.challenges[kind], member, self.url(name)), **overrides}
+
+    def publish(self, *values: dict | str | bytes) -> None:
+        encoded = [v if isinstance(v, bytes) else (v if isinstance(v, str) else json.dumps(v)).encode() for v in values]
+        self.kafka.produce(self.topic, encoded)
+
+    def tick(self):
+        sensor = self.defs.get_repository_def().get_sensor_def(SENSOR)
+        context = build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),
+            cursor=self.cursor,
+            resources=self.defs.resources,
+            definitions=self.defs,
+        )
+        result = sensor.evaluate_tick(context)
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        self.cursor = result.cursor
+        return result
+
+    def retry_tick(self):
+        schedule = self.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
+        context = build_schedule_context(
+            instance=self.instance, resources=self.defs.resources, repository_def=self.defs.get_repository_def()
+        )
+        return schedule.evaluate_tick(context)
+
+    def run(self, request):
+        result = execute_request(self.defs, self.instance, request, JOB, raise_on_error=False)
+        name = "inbox_handled_on_run_success" if result.success else "inbox_failed_on_run_failure"
+        event = result.get_run_success_event() if result.success else result.get_run_failure_event()
+        sensor = self.defs.get_repository_def().get_sensor_def(name)
+        sensor(
+            build_run_status_sensor_context(
+                sensor_name=name,
+                dagster_event=event,
+                dagster_instance=self.instance,
+                dagster_run=result.dagster_run,
+                resources={"inbox": self.defs.resources["inbox"]},
+            )
+        )
+        self.runs.append(result)
+        return result
+
+    def events(self) -> list[InboxEvent]:
+        return self.inbox.select(topic=self.topic, limit=1000)
+
+    def api(self, path: str, **params: Any) -> Any:
+        answer = requests.get(f"{self.api_url}{path}", params=params, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def api_requests(self) -> list[dict]:
+        return requests.get(f"{self.api_url}/_requests", timeout=10).json()
+
+    def fail_api(self, path_prefix: str, status: int, times: int) -> None:
+        requests.post(
+            f"{self.api_url}/_fail", json={"path_prefix": path_prefix, "status": status, "times": times}, timeout=10
+        ).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def samples_bucket(moto_endpoint: str) -> str:
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    s3.create_bucket(Bucket=BUCKET)
+    for name, body in sample_submissions().items():
+        s3.put_object(Bucket=BUCKET, Key=f"samples/{name}.zip", Body=body)
+    return BUCKET
+
+
+def put_configs(moto_endpoint: str, configs: dict[str, dict]) -> None:
+    ssm = boto3.client("ssm", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    for challenge_id, config in configs.items():
+        ssm.put_parameter(Name=config_parameter(challenge_id), Value=json.dumps(config), Type="String", Overwrite=True)
+    ssm.put_parameter(Name=TOKEN_PARAMETER, Value=TOKEN, Type="SecureString", Overwrite=True)
+
+
+def challenge_configs(**changes: Any) -> dict[str, dict]:
+    """Fresh ids for this test's two challenges (the config cache is per process), the samples' shape."""
+    made = {}
+    for kind, sample in zip(("max", "min"), SAMPLE_CONFIGS.values()):
+        config = copy.deepcopy(sample)
+        config["challengeId"] = f"{kind}-{uuid.uuid4().hex[:10]}"
+        config.update(changes.get(kind, {}))
+        made[config["challengeId"]] = config
+    return made
+
+
+@pytest.fixture
+def api_standin(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[str]:
+    from mm_platform.scoring.dev.submission_api_standin import serve
+    import threading
+
+    port = free_port()
+    server = serve("127.0.0.1", port, str(tmp_path / "api.db"), TOKEN)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+
+
+@contextmanager
+def open_scoring(
+    kafka: KafkaResource, topic: str, db_url: str, moto: str, api_url: str, tmp_path: Path, **config_changes: Any
+) -> Iterator[Scoring]:
+    configs = challenge_configs(**config_changes)
+    put_configs(moto, configs)
+    env = {
+        "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
+        "MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "MM_PLATFORM_SCORING_TOPIC": topic,
+        "MM_PLATFORM_PLATFORM_DB_URL": db_url,
+        "MM_PLATFORM_AWS_ENDPOINT_URL": moto,
+        "MM_PLATFORM_SCORING_SUBMISSION_API_URL": api_url,
+        "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
+    }
+    settings = Settings.from_env(env, sections=[d.settings for d in DOMAINS])
+    ids = list(configs)
+    with instance_for_test() as instance:
+        yield Scoring(settings, build_definitions(settings), instance, kafka, topic, api_url, moto, {"max": ids[0], "min": ids[1]})
+
+
+@pytest.fixture
+def flow(kafka: KafkaResource, topic: str, db_url: str, moto_endpoint: str, api_standin: str, samples_bucket: str, tmp_path: Path) -> Iterator[Scoring]:
+    with open_scoring(kafka, topic, db_url, moto_endpoint, api_standin, tmp_path) as scoring_flow:
+        yield scoring_flow
+
+
+def test_submissions_are_scored_posted_and_ranked_with_the_latest_submission_counting(flow: Scoring) -> None:
+    first = flow.submission("max", "m1", "good-4")
+    second = flow.submission("max", "m2", "good-2")
+    again = flow.submission("max", "m1", "good-1")  # m1 submits again: the later one counts
+    flow.publish(first, second, again)
+    result = flow.tick()
+    [request] = result.run_requests
+    challenge = flow.challenges["max"]
+    assert request.partition_key == challenge
+    assert flow.instance.get_dynamic_partitions("scoring_challenge") == [challenge]
+    events = flow.events()
+    assert [e.status for e in events] == [Status.NEW] * 3
+    assert request.tags[INBOX_IDS_TAG] == ",".join(str(e.id) for e in events)
+
+    run = flow.run(request)
+    assert run.success
+    assert run.dagster_run.tags["mm_platform/pool"] == "scoring"  # the run queue's scoring pool
+    assert [e.status for e in flow.events()] == [Status.HANDLED] * 3
+
+    statuses = flow.store.phase_statuses(challenge)
+    assert {(sid, phase, status) for sid, phase, status in statuses} == {
+        (s["id"], "provisional", SCORED) for s in (first, second, again)
+    }
+    # the API got one review and one summation per submission, in the spec's shape, with the token
+    for submission in (first, second, again):
+        [review] = flow.api("/reviews", submissionId=submission["id"])
+        assert review["typeId"] == "provisional-review-type"
+        assert review["scoreCardId"] == "30001850"
+        assert review["status"] == "completed"
+        assert review["metadata"]["testType"] == "provisional"
+        assert len(review["metadata"]["testScores"]) == 10
+        [summation] = flow.api("/reviewSummations", submissionId=submission["id"])
+        assert summation["aggregateScore"] == review["score"]
+        assert summation["isPassing"] is (review["score"] > 0)
+        assert summation["isFinal"] is False
+
+    rows = flow.store.leaderboard(challenge)
+    assert [(r.member_id, r.submission_id) for r in rows] == [("m1", again["id"]), ("m2", second["id"])]
+    assert rows[0].relative_score == pytest.approx(100.0 * _mean_relative(flow, again["id"], [again["id"], second["id"]]))
+    assert rows[0].raw_score > rows[1].raw_score
+
+    # a second delivery of a submission is a duplicate: IGNORED, no run, no second review
+    flow.publish(second)
+    assert flow.tick().run_requests == []
+    assert flow.events()[-1].status is Status.IGNORED
+    assert len(flow.api("/reviews", submissionId=second["id"])) == 1
+
+
+def _mean_relative(flow: Scoring, submission_id: str, counted: list[str]) -> float:
+    """MAXIMIZE relative score by hand from the posted reviews: mean over tests of score / best."""
+    tests = {sid: {t["testcase"]: t["score"] for t in flow.api("/reviews", submissionId=sid)[0]["metadata"]["testScores"]} for sid in counted}
+    mine = tests[submission_id]
+    return sum((mine[c] / max(t[c] for t in tests.values())) if max(t[c] for t in tests.values()) > 0 else 0 for c in mine) / len(mine)
+
+
+def test_a_minimize_challenge_is_scored_in_each_of_its_three_phases(flow: Scoring) -> None:
+    subs = [flow.submission("min", f"m{i}", f"good-{i}") for i in (1, 2, 3)]
+    flow.publish(*subs)
+    [request] = flow.tick().run_requests
+    assert flow.run(request).success
+    challenge = flow.challenges["min"]
+    rows = flow.store.leaderboard(challenge)
+    assert sorted({r.phase for r in rows}) == ["example", "provisional", "system"]
+    for phase in ("example", "provisional", "system"):
+        ranked = [r for r in rows if r.phase == phase]
+        # MINIMIZE: the smallest distance ranks first; the best member's relative score is the highest
+        assert [r.member_id for r in ranked] == ["m1", "m2", "m3"]
+        assert ranked[0].raw_score < ranked[1].raw_score < ranked[2].raw_score
+    reviews = {r["metadata"]["testType"]: r for r in flow.api("/reviews", submissionId=subs[0]["id"])}
+    assert {k: len(v["metadata"]["testScores"]) for k, v in reviews.items()} == {"example": 3, "provisional": 10, "system": 20}
+    summations = {s["metadata"]["testType"]: s["isFinal"] for s in flow.api("/reviewSummations", submissionId=subs[0]["id"])}
+    assert summations == {"example": False, "provisional": False, "system": True}
+
+
+def test_bad_and_foreign_events_are_settled_at_ingest_and_start_no_run(flow: Scoring) -> None:
+    good = flow.submission("max", "m1")
+    review = {"topic": "submission.notification.create", "originator": "submission-api", "timestamp": "2026-11-30T00:00:00Z", "mime-type": "application/json", "payload": {"resource": "review", "id": "r1", "submissionId": good["id"]}}
+    flow.publish(
+        b"{not json",
+        {"id": "x"},  # missing fields
+        flow.submission("max", "m2", url="ftp://files/s.zip"),
+        flow.submission("max", "m3", challengeId="no-such-challenge"),
+        review,
+        good,
+    )
+    [request] = flow.tick().run_requests
+    assert request.partition_key == flow.challenges["max"]
+    statuses = [(e.status, e.reason or "") for e in flow.events()]
+    assert [s for s, _ in statuses] == [Status.INVALID, Status.INVALID, Status.INVALID, Status.INVALID, Status.IGNORED, Status.NEW]
+    assert "malformed JSON" in statuses[0][1]
+    assert "missing" in statuses[1][1]
+    assert "url" in statuses[2][1].lower()
+    assert "unknown challenge no-such-challenge" in statuses[3][1]
+    assert "review" in statuses[4][1]
+    assert flow.run(request).success
+    assert flow.events()[-1].status is Status.HANDLED
+
+
+def test_a_broken_submission_is_scored_with_its_failed_tests(flow: Scoring) -> None:
+    broken = flow.submission("max", "m1", "broken")
+    good = flow.submission("max", "m2", "good-1")
+    flow.publish(broken, good)
+    [request] = flow.tick().run_requests
+    assert flow.run(request).success
+    [review] = flow.api("/reviews", submissionId=broken["id"])
+    failed = [t for t in review["metadata"]["testScores"] if t["score"] < 0]
+    assert failed and all(t.get("error") for t in failed)
+    rows = {r.member_id: r for r in flow.store.leaderboard(flow.challenges["max"])}
+    assert rows["m2"].rank == 1 and rows["m1"].status == SCORED
+
+
+def test_a_crashing_submission_is_retried_then_failed_at_the_api_and_dead_lettered(flow: Scoring) -> None:
+    crashing = flow.submission("max", "m1", "crashing")
+    good = flow.submission("max", "m2", "good-1")
+    flow.publish(crashing, good)
+    [request] = flow.tick().run_requests
+    run = flow.run(request)
+    assert run.success  # the good one is scored; the crashing one is settled as a dead letter
+    challenge = flow.challenges["max"]
+    statuses = {sid: status for sid, _, status in flow.store.phase_statuses(challenge)}
+    assert statuses == {crashing["id"]: FAILED, good["id"]: SCORED}
+    [outcome] = [o for o in flow.store.outcomes(challenge) if o.submission_id == crashing["id"]]
+    assert outcome.reason.startswith("scorer exited with code")
+    # three scorer attempts: the step ran three times (RetryPolicy)
+    step_starts = [e for e in run.all_events if e.event_type_value == "STEP_START"]
+    assert len(step_starts) == 3
+    patches = [r for r in flow.api_requests() if r["method"] == "PATCH" and crashing["id"] in r["path"]]
+    assert len(patches) == 1 and patches[0]["body"]["status"] == "FAILED"
+    assert "exited with code" in patches[0]["body"]["reason"]
+    assert flow.api("/reviews", submissionId=crashing["id"]) == []
+    by_id = {json.loads(e.raw_value)["id"]: e for e in flow.events()}
+    assert by_id[crashing["id"]].status is Status.FAILED
+    assert "exited with code" in by_id[crashing["id"]].reason
+    assert by_id[good["id"]].status is Status.HANDLED
+
+    # the operator's list of dead letters, then a replay once "fixed": scored again from the inbox
+    listed = CliRunner().invoke(scoring, ["dead-letters"], env=_cli_env(flow))
+    assert listed.exit_code == 0, listed.output
+    assert crashing["id"] in listed.output and "exited with code" in listed.output
+    assert good["id"] not in listed.output
+
+
+def _cli_env(flow: Scoring) -> dict[str, str]:
+    return {
+        "MM_PLATFORM_STATE_DIR": str(flow.settings.state_dir),
+        "MM_PLATFORM_PLATFORM_DB_URL": flow.settings.platform_db_url,
+        "MM_PLATFORM_SCORING_TOPIC": flow.topic,
+    }
+
+
+def test_posting_is_idempotent_across_an_api_outage_and_a_crash_between_post_and_record(flow: Scoring) -> None:
+    sub = flow.submission("max", "m1", "good-2")
+    flow.publish(sub)
+    [request] = flow.tick().run_requests
+    # the summation endpoint is down for every attempt of this run: the review is posted once
+    flow.fail_api("/reviewSummations", 500, 100)
+    run = flow.run(request)
+    assert not run.success
+    assert len(flow.api("/reviews", submissionId=sub["id"])) == 1
+    [event] = flow.events()
+    assert event.status is Status.FAILED and "500" in event.reason
+    flow.fail_api("/reviewSummations", 500, 0)
+
+    # a crash after the API stored the summation but before we recorded it: the next run finds it
+    summation = {"submissionId": sub["id"], "scoreCardId": "30001850", "aggregateScore": 1.0, "isPassing": True, "isFinal": False, "metadata": {"testType": "provisional"}}
+    requests.post(f"{flow.api_url}/reviewSummations", json=summation, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).raise_for_status()
+    again = flow.run(request)
+    assert again.success
+    assert len(flow.api("/reviews", submissionId=sub["id"])) == 1
+    assert len(flow.api("/reviewSummations", submissionId=sub["id"])) == 1
+    scorer_runs = [r for r in flow.api_requests() if r["method"] == "POST" and r["path"] == "/reviews"]
+    assert len(scorer_runs) == 1  # scored once, posted once, although two runs handled it
+    assert flow.store.open_work(flow.challenges["max"]) == []
+    assert flow.events()[0].status is Status.HANDLED
