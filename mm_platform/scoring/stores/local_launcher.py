@@ -35,8 +35,10 @@ SAMPLE_SCORER_COMMAND = (
 NO_REPORT_FAILURE = "scorer reported no score"
 # after the timeout's SIGTERM, how long a scorer may take to stop before SIGKILL
 KILL_AFTER_SECONDS = 5
-# coreutils timeout's own exit codes: timed out (TERM worked / KILL needed), and could not run the command
-_TIMED_OUT_CODES = (124, 128 + 9)
+# coreutils timeout's own exit codes: 124 when the scorer stopped on TERM; when KILL was needed it kills
+# its whole process group, itself included, so Popen sees -9 (137 only under --foreground)
+_TIMED_OUT_CODES = (124, 128 + 9, -9)
+# and when it could not run the command at all
 _NOT_STARTED_CODES = {125: "timeout could not run", 126: "not executable", 127: "not found"}
 _EXIT_CODE = re.compile(r"failed with code (-?\d+)")
 # the directory holding the mm_platform package, so `-m mm_platform...` works from any cwd
