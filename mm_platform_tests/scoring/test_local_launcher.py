@@ -13,7 +13,12 @@ from typing import Any, TypeVar
 import pytest
 from dagster import AssetExecutionContext, MaterializeResult, asset, materialize
 
-from mm_platform.scoring.dev.sample_submissions import broken_submission, crashing_submission, good_submission
+from mm_platform.scoring.dev.sample_submissions import (
+    broken_submission,
+    crashing_submission,
+    good_submission,
+    zip_of,
+)
 from mm_platform.scoring.rules.config import ChallengeConfig, parse_challenge_config
 from mm_platform.scoring.rules.scores import (
     exit_code_failure,
@@ -118,6 +123,30 @@ def test_hung_scorer_is_killed_at_the_configured_timeout() -> None:
     assert outcome.failure == timeout_failure(2)
     assert 2 <= outcome.seconds < 5
     assert time.monotonic() - started < 8
+
+
+def test_timeout_also_kills_the_solution_the_scorer_started(server: SubmissionServer, tmp_path: Path) -> None:
+    pid_file = tmp_path / "solution.pid"
+    solution = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+    hanging = zip_of({"solution.py": solution})
+    outcome = score_one(request(challenge(timeout=2, tests=1), server.put("hanging.zip", hanging)))
+
+    assert outcome.failure == timeout_failure(2)
+    assert not is_running(int(pid_file.read_text()))
+
+
+def is_running(pid: int, wait_seconds: float = 2.0) -> bool:
+    """Whether `pid` is still alive (a zombie waiting for its reaper counts as gone)."""
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_scorer_ignoring_sigterm_is_killed_after_the_grace_period() -> None:

@@ -118,6 +118,7 @@ def test_solution_over_the_time_limit_fails_that_test_only(server: SubmissionSer
         ("empty.zip", zip_of({"README.md": "no solution here"}), "no solution.py"),
         (None, b"", "HTTP 404"),
     ],
+    ids=["not-a-zip", "no-solution", "not-found"],
 )
 def test_submission_that_cannot_be_scored_exits_non_zero(
     server: SubmissionServer, name: str | None, data: bytes, message: str
