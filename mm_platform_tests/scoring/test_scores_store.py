@@ -65,10 +65,16 @@ def test_a_scored_phase_stays_open_until_the_api_has_acknowledged_review_and_sum
 def test_failed_attempts_count_up_to_the_dead_letter_which_a_later_run_may_reopen(db_url: str) -> None:
     store = ScoringStore(engine_for(db_url))
     store.add_submissions([(event("s1", "m1", 1), 1)], ["provisional"])
-    assert store.record_failed_attempt("s1", "provisional", "scorer exited with code 2", "pid 1", "run-a", False) == 1
+    assert (
+        store.record_failed_attempt("s1", "provisional", "scorer exited with code 2", "pid 1", "run-a", False)
+        == 1
+    )
     [item] = store.open_work(CHALLENGE)
     assert (item.status, item.attempts, item.reason) == (PENDING, 1, "scorer exited with code 2")
-    assert store.record_failed_attempt("s1", "provisional", "scorer timed out after 5 s", "pid 2", "run-a", True) == 2
+    assert (
+        store.record_failed_attempt("s1", "provisional", "scorer timed out after 5 s", "pid 2", "run-a", True)
+        == 2
+    )
     [item] = store.open_work(CHALLENGE)  # FAILED, but the API has not been told yet
     assert (item.status, item.failed_posted) == (FAILED, False)
     store.record_posted("s1", "provisional", failed_posted=True)

@@ -4,9 +4,11 @@ the Submission API stand-in over HTTP, real scorer processes (Dagster Pipes) and
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +18,16 @@ import boto3
 import pytest
 import requests
 from click.testing import CliRunner
-from dagster import DagsterInstance, Definitions, build_run_status_sensor_context, build_schedule_context, build_sensor_context, instance_for_test
+from dagster import (
+    DagsterInstance,
+    Definitions,
+    build_run_status_sensor_context,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
 
+from mm_platform.core.devstack import free_port
 from mm_platform.core.inbox import EventInbox, InboxEvent, Status
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sensors import INBOX_IDS_TAG
@@ -28,6 +38,7 @@ from mm_platform.domains import DOMAINS
 from mm_platform.scoring.dev.cli import scoring
 from mm_platform.scoring.dev.sample_data import SAMPLE_CONFIGS, submission_event
 from mm_platform.scoring.dev.stack import sample_submissions
+from mm_platform.scoring.dev.submission_api_standin import serve
 from mm_platform.scoring.rules.config import TOKEN_PARAMETER, config_parameter
 from mm_platform.scoring.rules.leaderboard import FAILED, SCORED
 from mm_platform.scoring.stores.scores_store import ScoringStore
@@ -51,6 +62,7 @@ class Scoring:
     aws: str
     challenges: dict[str, str]  # "max" / "min" -> challenge id of this test
     cursor: str | None = None
+    made: int = 0
     runs: list[Any] = field(default_factory=list)
 
     @property
@@ -67,10 +79,17 @@ class Scoring:
         return f"{self.aws}/{BUCKET}/samples/{name}.zip"
 
     def submission(self, kind: str, member: str, name: str = "good-1", **overrides: Any) -> dict:
-        return {**submission_event(self.challenges[kind], member, self.url(name)), **overrides}
+        """A seed-shape event; each one created a second after the previous (a later one supersedes)."""
+        self.made += 1
+        created = dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=self.made)
+        event = submission_event(self.challenges[kind], member, self.url(name))
+        return {**event, "created": created.isoformat(), **overrides}
 
     def publish(self, *values: dict | str | bytes) -> None:
-        encoded = [v if isinstance(v, bytes) else (v if isinstance(v, str) else json.dumps(v)).encode() for v in values]
+        encoded = [
+            v if isinstance(v, bytes) else (v if isinstance(v, str) else json.dumps(v)).encode()
+            for v in values
+        ]
         self.kafka.produce(self.topic, encoded)
 
     def tick(self):
@@ -91,7 +110,9 @@ class Scoring:
     def retry_tick(self):
         schedule = self.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
         context = build_schedule_context(
-            instance=self.instance, resources=self.defs.resources, repository_def=self.defs.get_repository_def()
+            instance=self.instance,
+            resources=self.defs.resources,
+            repository_def=self.defs.get_repository_def(),
         )
         return schedule.evaluate_tick(context)
 
@@ -116,7 +137,9 @@ class Scoring:
         return self.inbox.select(topic=self.topic, limit=1000)
 
     def api(self, path: str, **params: Any) -> Any:
-        answer = requests.get(f"{self.api_url}{path}", params=params, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        answer = requests.get(
+            f"{self.api_url}{path}", params=params, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
         answer.raise_for_status()
         return answer.json()
 
@@ -125,23 +148,39 @@ class Scoring:
 
     def fail_api(self, path_prefix: str, status: int, times: int) -> None:
         requests.post(
-            f"{self.api_url}/_fail", json={"path_prefix": path_prefix, "status": status, "times": times}, timeout=10
+            f"{self.api_url}/_fail",
+            json={"path_prefix": path_prefix, "status": status, "times": times},
+            timeout=10,
         ).raise_for_status()
 
 
 @pytest.fixture(scope="module")
 def samples_bucket(moto_endpoint: str) -> str:
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
     s3.create_bucket(Bucket=BUCKET)
     for name, body in sample_submissions().items():
-        s3.put_object(Bucket=BUCKET, Key=f"samples/{name}.zip", Body=body)
+        s3.put_object(Bucket=BUCKET, Key=f"samples/{name}.zip", Body=body, ACL="public-read")
     return BUCKET
 
 
 def put_configs(moto_endpoint: str, configs: dict[str, dict]) -> None:
-    ssm = boto3.client("ssm", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
     for challenge_id, config in configs.items():
-        ssm.put_parameter(Name=config_parameter(challenge_id), Value=json.dumps(config), Type="String", Overwrite=True)
+        ssm.put_parameter(
+            Name=config_parameter(challenge_id), Value=json.dumps(config), Type="String", Overwrite=True
+        )
     ssm.put_parameter(Name=TOKEN_PARAMETER, Value=TOKEN, Type="SecureString", Overwrite=True)
 
 
@@ -157,10 +196,7 @@ def challenge_configs(**changes: Any) -> dict[str, dict]:
 
 
 @pytest.fixture
-def api_standin(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[str]:
-    from mm_platform.scoring.dev.submission_api_standin import serve
-    import threading
-
+def api_standin(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     server = serve("127.0.0.1", port, str(tmp_path / "api.db"), TOKEN)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -171,7 +207,13 @@ def api_standin(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[str]:
 
 @contextmanager
 def open_scoring(
-    kafka: KafkaResource, topic: str, db_url: str, moto: str, api_url: str, tmp_path: Path, **config_changes: Any
+    kafka: KafkaResource,
+    topic: str,
+    db_url: str,
+    moto: str,
+    api_url: str,
+    tmp_path: Path,
+    **config_changes: Any,
 ) -> Iterator[Scoring]:
     configs = challenge_configs(**config_changes)
     put_configs(moto, configs)
@@ -187,11 +229,28 @@ def open_scoring(
     settings = Settings.from_env(env, sections=[d.settings for d in DOMAINS])
     ids = list(configs)
     with instance_for_test() as instance:
-        yield Scoring(settings, build_definitions(settings), instance, kafka, topic, api_url, moto, {"max": ids[0], "min": ids[1]})
+        yield Scoring(
+            settings,
+            build_definitions(settings),
+            instance,
+            kafka,
+            topic,
+            api_url,
+            moto,
+            {"max": ids[0], "min": ids[1]},
+        )
 
 
 @pytest.fixture
-def flow(kafka: KafkaResource, topic: str, db_url: str, moto_endpoint: str, api_standin: str, samples_bucket: str, tmp_path: Path) -> Iterator[Scoring]:
+def flow(
+    kafka: KafkaResource,
+    topic: str,
+    db_url: str,
+    moto_endpoint: str,
+    api_standin: str,
+    samples_bucket: str,
+    tmp_path: Path,
+) -> Iterator[Scoring]:
     with open_scoring(kafka, topic, db_url, moto_endpoint, api_standin, tmp_path) as scoring_flow:
         yield scoring_flow
 
@@ -234,7 +293,9 @@ def test_submissions_are_scored_posted_and_ranked_with_the_latest_submission_cou
 
     rows = flow.store.leaderboard(challenge)
     assert [(r.member_id, r.submission_id) for r in rows] == [("m1", again["id"]), ("m2", second["id"])]
-    assert rows[0].relative_score == pytest.approx(100.0 * _mean_relative(flow, again["id"], [again["id"], second["id"]]))
+    assert rows[0].relative_score == pytest.approx(
+        100.0 * _mean_relative(flow, again["id"], [again["id"], second["id"]])
+    )
     assert rows[0].raw_score > rows[1].raw_score
 
     # a second delivery of a submission is a duplicate: IGNORED, no run, no second review
@@ -246,9 +307,18 @@ def test_submissions_are_scored_posted_and_ranked_with_the_latest_submission_cou
 
 def _mean_relative(flow: Scoring, submission_id: str, counted: list[str]) -> float:
     """MAXIMIZE relative score by hand from the posted reviews: mean over tests of score / best."""
-    tests = {sid: {t["testcase"]: t["score"] for t in flow.api("/reviews", submissionId=sid)[0]["metadata"]["testScores"]} for sid in counted}
+    tests = {
+        sid: {
+            t["testcase"]: t["score"]
+            for t in flow.api("/reviews", submissionId=sid)[0]["metadata"]["testScores"]
+        }
+        for sid in counted
+    }
     mine = tests[submission_id]
-    return sum((mine[c] / max(t[c] for t in tests.values())) if max(t[c] for t in tests.values()) > 0 else 0 for c in mine) / len(mine)
+    return sum(
+        (mine[c] / max(t[c] for t in tests.values())) if max(t[c] for t in tests.values()) > 0 else 0
+        for c in mine
+    ) / len(mine)
 
 
 def test_a_minimize_challenge_is_scored_in_each_of_its_three_phases(flow: Scoring) -> None:
@@ -265,33 +335,60 @@ def test_a_minimize_challenge_is_scored_in_each_of_its_three_phases(flow: Scorin
         assert [r.member_id for r in ranked] == ["m1", "m2", "m3"]
         assert ranked[0].raw_score < ranked[1].raw_score < ranked[2].raw_score
     reviews = {r["metadata"]["testType"]: r for r in flow.api("/reviews", submissionId=subs[0]["id"])}
-    assert {k: len(v["metadata"]["testScores"]) for k, v in reviews.items()} == {"example": 3, "provisional": 10, "system": 20}
-    summations = {s["metadata"]["testType"]: s["isFinal"] for s in flow.api("/reviewSummations", submissionId=subs[0]["id"])}
+    assert {k: len(v["metadata"]["testScores"]) for k, v in reviews.items()} == {
+        "example": 3,
+        "provisional": 10,
+        "system": 20,
+    }
+    summations = {
+        s["metadata"]["testType"]: s["isFinal"]
+        for s in flow.api("/reviewSummations", submissionId=subs[0]["id"])
+    }
     assert summations == {"example": False, "provisional": False, "system": True}
 
 
 def test_bad_and_foreign_events_are_settled_at_ingest_and_start_no_run(flow: Scoring) -> None:
     good = flow.submission("max", "m1")
-    review = {"topic": "submission.notification.create", "originator": "submission-api", "timestamp": "2026-11-30T00:00:00Z", "mime-type": "application/json", "payload": {"resource": "review", "id": "r1", "submissionId": good["id"]}}
-    flow.publish(
-        b"{not json",
-        {"id": "x"},  # missing fields
-        flow.submission("max", "m2", url="ftp://files/s.zip"),
-        flow.submission("max", "m3", challengeId="no-such-challenge"),
-        review,
-        good,
-    )
+    review = {
+        "topic": "submission.notification.create",
+        "originator": "submission-api",
+        "timestamp": "2026-11-30T00:00:00Z",
+        "mime-type": "application/json",
+        "payload": {"resource": "review", "id": "r1", "submissionId": good["id"]},
+    }
+    published = {
+        "bad json": b"{not json",
+        "missing fields": {"id": "x"},
+        "ftp url": flow.submission("max", "m2", url="ftp://files/s.zip"),
+        "unknown challenge": flow.submission("max", "m3", challengeId="no-such-challenge"),
+        "review": review,
+        "good": good,
+    }
+    flow.publish(*published.values())
     [request] = flow.tick().run_requests
     assert request.partition_key == flow.challenges["max"]
-    statuses = [(e.status, e.reason or "") for e in flow.events()]
-    assert [s for s, _ in statuses] == [Status.INVALID, Status.INVALID, Status.INVALID, Status.INVALID, Status.IGNORED, Status.NEW]
-    assert "malformed JSON" in statuses[0][1]
-    assert "missing" in statuses[1][1]
-    assert "url" in statuses[2][1].lower()
-    assert "unknown challenge no-such-challenge" in statuses[3][1]
-    assert "review" in statuses[4][1]
+    # the broker spreads unkeyed messages over partitions: find each by its stored payload
+    by_payload = {json.dumps(e.payload, sort_keys=True): e for e in flow.events()}
+    stored = {
+        k: by_payload[json.dumps(None if isinstance(v, bytes) else v, sort_keys=True)]
+        for k, v in published.items()
+    }
+    settled = {k: (e.status, e.reason or "") for k, e in stored.items()}
+    assert {k: s for k, (s, _) in settled.items()} == {
+        "bad json": Status.INVALID,
+        "missing fields": Status.INVALID,
+        "ftp url": Status.INVALID,
+        "unknown challenge": Status.INVALID,
+        "review": Status.IGNORED,
+        "good": Status.NEW,
+    }
+    assert "malformed JSON" in settled["bad json"][1]
+    assert "missing" in settled["missing fields"][1]
+    assert "http(s) URL" in settled["ftp url"][1]
+    assert "unknown challenge no-such-challenge" in settled["unknown challenge"][1]
+    assert "review" in settled["review"][1]
     assert flow.run(request).success
-    assert flow.events()[-1].status is Status.HANDLED
+    assert stored["good"].id in [e.id for e in flow.events() if e.status is Status.HANDLED]
 
 
 def test_a_broken_submission_is_scored_with_its_failed_tests(flow: Scoring) -> None:
@@ -320,13 +417,13 @@ def test_a_crashing_submission_is_retried_then_failed_at_the_api_and_dead_letter
     [outcome] = [o for o in flow.store.outcomes(challenge) if o.submission_id == crashing["id"]]
     assert outcome.reason.startswith("scorer exited with code")
     # three scorer attempts: the step ran three times (RetryPolicy)
-    step_starts = [e for e in run.all_events if e.event_type_value == "STEP_START"]
-    assert len(step_starts) == 3
+    restarts = [e for e in run.all_events if e.event_type_value == "STEP_RESTARTED"]
+    assert [e.step_key for e in restarts] == ["scoring__submission_scores"] * 2
     patches = [r for r in flow.api_requests() if r["method"] == "PATCH" and crashing["id"] in r["path"]]
     assert len(patches) == 1 and patches[0]["body"]["status"] == "FAILED"
     assert "exited with code" in patches[0]["body"]["reason"]
     assert flow.api("/reviews", submissionId=crashing["id"]) == []
-    by_id = {json.loads(e.raw_value)["id"]: e for e in flow.events()}
+    by_id = {e.payload["id"]: e for e in flow.events()}
     assert by_id[crashing["id"]].status is Status.FAILED
     assert "exited with code" in by_id[crashing["id"]].reason
     assert by_id[good["id"]].status is Status.HANDLED
@@ -346,7 +443,9 @@ def _cli_env(flow: Scoring) -> dict[str, str]:
     }
 
 
-def test_posting_is_idempotent_across_an_api_outage_and_a_crash_between_post_and_record(flow: Scoring) -> None:
+def test_posting_is_idempotent_across_an_api_outage_and_a_crash_between_post_and_record(
+    flow: Scoring,
+) -> None:
     sub = flow.submission("max", "m1", "good-2")
     flow.publish(sub)
     [request] = flow.tick().run_requests
@@ -360,8 +459,20 @@ def test_posting_is_idempotent_across_an_api_outage_and_a_crash_between_post_and
     flow.fail_api("/reviewSummations", 500, 0)
 
     # a crash after the API stored the summation but before we recorded it: the next run finds it
-    summation = {"submissionId": sub["id"], "scoreCardId": "30001850", "aggregateScore": 1.0, "isPassing": True, "isFinal": False, "metadata": {"testType": "provisional"}}
-    requests.post(f"{flow.api_url}/reviewSummations", json=summation, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).raise_for_status()
+    summation = {
+        "submissionId": sub["id"],
+        "scoreCardId": "30001850",
+        "aggregateScore": 1.0,
+        "isPassing": True,
+        "isFinal": False,
+        "metadata": {"testType": "provisional"},
+    }
+    requests.post(
+        f"{flow.api_url}/reviewSummations",
+        json=summation,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+    ).raise_for_status()
     again = flow.run(request)
     assert again.success
     assert len(flow.api("/reviews", submissionId=sub["id"])) == 1

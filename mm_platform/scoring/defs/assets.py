@@ -1,8 +1,6 @@
 """Submission scoring assets, partitioned by challenge: submission events (the topic) -> submission
 scores (a scorer run per submission and phase, posted to the Submission API) -> the leaderboard."""
 
-from __future__ import annotations
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,

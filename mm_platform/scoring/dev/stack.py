@@ -53,4 +53,7 @@ def prepare_stack(settings: Settings) -> None:
         ensure_bucket(settings.aws_endpoint_url, scoring.submissions_bucket, settings.aws_region)
         s3 = aws["s3"].get_client()
         for name, body in sample_submissions().items():
-            s3.put_object(Bucket=scoring.submissions_bucket, Key=sample_key(name), Body=body)
+            # public-read: the scorer downloads it by its plain URL, as from Topcoder's public links
+            s3.put_object(
+                Bucket=scoring.submissions_bucket, Key=sample_key(name), Body=body, ACL="public-read"
+            )

@@ -134,8 +134,12 @@ class Outages:
         self.lock = threading.Lock()
 
     def arm(self, rule: Outage) -> None:
+        """Add the rule; `times: 0` ends the outages armed for that prefix (the service is back)."""
         with self.lock:
-            self.rules.append(rule)
+            if rule.times == 0:
+                self.rules = [r for r in self.rules if r.path_prefix != rule.path_prefix]
+            else:
+                self.rules.append(rule)
 
     def status_for(self, path: str) -> int | None:
         with self.lock:
@@ -164,7 +168,7 @@ def _outage(body: Any) -> Outage | None:
         and isinstance(status, int)
         and 400 <= status <= 599
         and isinstance(times, int)
-        and times >= 1
+        and times >= 0
     )
     return Outage(prefix, status, times) if valid else None
 

@@ -57,7 +57,7 @@ class LocalScorerLauncher:
     def score(
         self, context: AssetExecutionContext | OpExecutionContext, request: ScorerRequest
     ) -> ScorerOutcome:
-        command = list(request.challenge.command or self.default_command)
+        command = _own_python(list(request.challenge.command or self.default_command))
         reference = f"local scorer {command[0]} for {request.submission_id}/{request.phase.name}"
         timeout_command = shutil.which("timeout")
         if timeout_command is None:
@@ -103,6 +103,12 @@ def _exit_code(error: DagsterPipesExecutionError) -> int:
     if match is None:
         raise error  # a client change we must notice, not a scorer failure to record
     return int(match.group(1))
+
+
+def _own_python(command: list[str]) -> list[str]:
+    """A config's `python` is this platform's interpreter: the daemon's PATH need not hold the
+    environment the scorer module is installed in."""
+    return [sys.executable, *command[1:]] if command[0] in ("python", "python3") else command
 
 
 def _python_path() -> str:
