@@ -85,13 +85,14 @@ class K8sScorerLauncher:
             reported = messages[-1] if messages else None
         except (DagsterK8sError, ApiException) as raised:
             error = raised
-        core = kubernetes.client.CoreV1Api(self._api_client())
-        pod = self._pod(core, launch)
+        with self._api_client() as api:
+            core = kubernetes.client.CoreV1Api(api)
+            pod = self._pod(core, launch)
+            if pod is not None:
+                self._delete(context, core, pod.metadata.name)
         failure = pod_failure(pod, request)
         if failure is None and error is not None:
             failure = _error_failure(error, request)
-        if pod is not None:
-            self._delete(context, core, pod.metadata.name)
         return ScorerOutcome(
             reported=None if failure else reported,
             failure=failure,
