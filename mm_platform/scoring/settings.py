@@ -23,6 +23,7 @@ class ScoringSettings:
     ecs_security_groups: tuple[str, ...]
     ecs_container: str  # the task definition's scorer container (its CloudWatch stream carries Pipes)
     k8s_namespace: str
+    k8s_kubeconfig_file: str | None  # unset: the in-cluster service account
 
     @classmethod
     def from_env(cls, env: EnvReader) -> ScoringSettings:
@@ -39,6 +40,7 @@ class ScoringSettings:
             ecs_security_groups=_names(env.get("SCORING_ECS_SECURITY_GROUPS")),
             ecs_container=env.text("SCORING_ECS_CONTAINER", "scorer"),
             k8s_namespace=env.text("SCORING_K8S_NAMESPACE", "mm-scoring"),
+            k8s_kubeconfig_file=env.get("SCORING_K8S_KUBECONFIG"),
         )
         if settings.max_attempts < 1:
             raise SettingsError("MM_PLATFORM_SCORING_MAX_ATTEMPTS must be at least 1")

@@ -32,15 +32,15 @@ def scoring_definitions(settings: Settings) -> Definitions:
             "challenge_configs": ChallengeConfigStore(**aws_kwargs(settings)),
             "submission_api": SubmissionApi(base_url=scoring.submission_api_url),
             "scoring": ScoringResource(
+                **aws_kwargs(settings),
                 launcher_kind=scoring.launcher,
                 reviewer_id=scoring.reviewer_id,
                 max_attempts=scoring.max_attempts,
-                aws_region=settings.aws_region,
-                aws_endpoint_url=settings.aws_endpoint_url,
                 ecs_subnets=list(scoring.ecs_subnets),
                 ecs_security_groups=list(scoring.ecs_security_groups),
                 ecs_container=scoring.ecs_container,
                 k8s_namespace=scoring.k8s_namespace,
+                k8s_kubeconfig_file=scoring.k8s_kubeconfig_file,
             ),
         },
     )
