@@ -81,6 +81,25 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
             for key, deps in campaign_flow.items()
         }
     )
+    # submission scoring: the topic -> scores per submission and phase -> the leaderboard (the UI's lineage)
+    expected["scoring/submission_events"] = {
+        "deps": [],
+        "group": "scoring",
+        "partitions": None,
+        "materializable": False,
+    }
+    expected["scoring/submission_scores"] = {
+        "deps": ["scoring/submission_events"],
+        "group": "scoring",
+        "partitions": "scoring_challenge",
+        "materializable": True,
+    }
+    expected["scoring/challenge_leaderboard"] = {
+        "deps": ["scoring/submission_scores"],
+        "group": "scoring",
+        "partitions": "scoring_challenge",
+        "materializable": True,
+    }
     assert snapshot == expected
     # a manual re-materialization of an applying step brings the counts and the report along
     for key in ["demand_registrations", "entry_scoring", "campaign_counts", "verdict_report"]:
@@ -88,11 +107,14 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
     # downstream assets follow a manual re-materialization upstream
     for key in list(chain)[1:]:
         assert graph.get(AssetKey.from_user_string(key)).automation_condition is not None, key
+    assert graph.get(AssetKey(["scoring", "challenge_leaderboard"])).automation_condition is not None
     checks = sorted(k.name for k in graph.asset_check_keys)
     assert checks == [
         "counts_match_recount",
         "dw_matches_oltp",
         "every_attended_coder_rated",
+        "every_submission_has_an_outcome",
+        "one_row_per_member_and_phase",
         "stats_newer_than_dw_load",
     ]
     assert sorted(s.name for s in repo.sensor_defs) == [
@@ -100,12 +122,15 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         "inbox_handled_on_run_success",
         "marathon_automation",
         "marathon_review_end_sensor",
+        "scoring_automation",
+        "scoring_submission_sensor",
         "verified_fan_automation",
         "verified_fan_scoring_bucket_sensor",
         "verified_fan_staged_parts_sensor",
     ]
     assert sorted(s.name for s in repo.schedule_defs) == [
         "marathon_review_end_retry",
+        "scoring_submission_retry",
         "verified_fan_file_retry",
     ]
     for name in [
@@ -113,6 +138,7 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         "verified_fan_file_job",
         "verified_fan_registrants_job",
         "verified_fan_fanlist_job",
+        "scoring_challenge_job",
     ]:
         assert repo.get_job(name).executor_def.name == "in_process", name
     job = repo.get_job("marathon_round_job")

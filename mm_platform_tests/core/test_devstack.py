@@ -7,9 +7,10 @@ import json
 import uuid
 from pathlib import Path
 
+import requests
 from sqlalchemy import func, inspect, select
 
-from mm_platform.core.aws import build_aws_resources
+from mm_platform.core.aws import aws_kwargs, build_aws_resources
 from mm_platform.core.devstack import Stack, free_port, port_open, start_tansu, stop_process
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.settings import Settings
@@ -18,6 +19,9 @@ from mm_platform.domains import DOMAINS
 from mm_platform.marathon.dev.sample_data import SAMPLE_CODERS, SAMPLE_ROUND_ID
 from mm_platform.marathon.settings import MarathonSettings
 from mm_platform.marathon.stores.schema import long_comp_result
+from mm_platform.scoring.dev.sample_data import EMBEDDED_API_TOKEN, SAMPLE_CONFIGS, submission_url
+from mm_platform.scoring.settings import ScoringSettings
+from mm_platform.scoring.stores.config_store import ChallengeConfigStore
 from mm_platform.verified_fan.dev.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
 from mm_platform.verified_fan.settings import VerifiedFanSettings
 from mm_platform.verified_fan.stores.services import CampaignService, EntryService
@@ -26,6 +30,7 @@ from mm_platform.verified_fan.stores.services import CampaignService, EntryServi
 def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_endpoint: str) -> None:
     kafka_port, standins_port, suffix = free_port(), free_port(), uuid.uuid4().hex[:8]
     standins = f"http://127.0.0.1:{standins_port}"
+    submission_api_port = free_port()
     settings = Settings.from_env(
         {
             "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
@@ -37,14 +42,17 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
             "MM_PLATFORM_VF_DEMAND_TABLE": f"vf-demand-{suffix}",
             "MM_PLATFORM_VF_SCORES_STREAM": f"vf-scores-{suffix}",
             "MM_PLATFORM_MEMBER_STATS_TABLE": f"member-stats-{suffix}",
+            "MM_PLATFORM_SCORING_SUBMISSION_API_URL": f"http://127.0.0.1:{submission_api_port}",
+            "MM_PLATFORM_SCORING_SUBMISSIONS_BUCKET": f"mm-submissions-{suffix}",
         }
     )
     stack = Stack(settings, DOMAINS)
     started = stack.up()
     try:
-        assert set(started) == {"tansu", "standins"}
+        assert set(started) == {"tansu", "standins", "submission-api"}
         check_verified_fan_is_ready(settings)
-        assert stack.status() == {"kafka": True, "aws": True, "standins": True}
+        check_scoring_is_ready(settings)
+        assert stack.status() == {"kafka": True, "aws": True, "standins": True, "submission-api": True}
         kafka = KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers)
         assert kafka.partitions("notifications.autopilot.events") == [0, 1, 2]
         with engine_for(settings.oltp_db_url).connect() as conn:
@@ -77,6 +85,7 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
         stack.down()
     assert not port_open("127.0.0.1", kafka_port)
     assert not port_open("127.0.0.1", standins_port)
+    assert not port_open("127.0.0.1", submission_api_port)
     assert not stack.record.exists()
 
 
@@ -99,3 +108,20 @@ def check_verified_fan_is_ready(settings: Settings) -> None:
         "c1", [{"memberId": "m1", "eventId": "e2", "score": 0.5}]
     )
     assert again == {"scoring": 1, "inserted": 0, "updated": 1, "found": 1, "entries": 1}
+
+
+def check_scoring_is_ready(settings: Settings) -> None:
+    """The sample challenges' configs and the API token in SSM, the sample submissions downloadable by
+    their plain URL, the submissions topic, the Submission API stand-in requiring the token."""
+    scoring = settings.section(ScoringSettings)
+    configs = ChallengeConfigStore(**aws_kwargs(settings))
+    for challenge_id in SAMPLE_CONFIGS:
+        assert configs.config(challenge_id).challenge_id == challenge_id
+    assert configs.token() == EMBEDDED_API_TOKEN
+    good = requests.get(
+        submission_url(settings.aws_endpoint_url, scoring.submissions_bucket, "good-1"), timeout=10
+    )
+    assert good.status_code == 200 and good.content.startswith(b"PK")  # a zip, unsigned
+    kafka = KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers)
+    assert kafka.partitions(scoring.topic) == [0, 1, 2]
+    assert requests.get(f"{scoring.submission_api_url}/reviews", timeout=10).status_code == 401

@@ -46,6 +46,7 @@ def test_production_requires_real_endpoints() -> None:
             "MM_PLATFORM_VF_ENTRY_SERVICE_URL": "https://entry.internal",
             "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": "https://campaigns.internal",
             "MM_PLATFORM_VF_SCORES_STREAM": "scoresStream",
+            "MM_PLATFORM_SCORING_SUBMISSION_API_URL": "https://api.topcoder.com/v5",
         }
     )
     assert s.aws_endpoint_url is None  # real AWS

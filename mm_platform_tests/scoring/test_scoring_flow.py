@@ -187,7 +187,7 @@ def put_configs(moto_endpoint: str, configs: dict[str, dict]) -> None:
 def challenge_configs(**changes: Any) -> dict[str, dict]:
     """Fresh ids for this test's two challenges (the config cache is per process), the samples' shape."""
     made = {}
-    for kind, sample in zip(("max", "min"), SAMPLE_CONFIGS.values()):
+    for kind, sample in zip(("max", "min"), SAMPLE_CONFIGS.values(), strict=True):
         config = copy.deepcopy(sample)
         config["challengeId"] = f"{kind}-{uuid.uuid4().hex[:10]}"
         config.update(changes.get(kind, {}))

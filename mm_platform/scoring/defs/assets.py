@@ -14,6 +14,7 @@ from dagster import (
     RetryPolicy,
 )
 
+from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.catalog import Catalog
 from mm_platform.core.inbox import InboxResource
 from mm_platform.core.sensors import inbox_ids_of
@@ -153,6 +154,8 @@ def _tally_metadata(tally: RunTally, added: int) -> dict:
     "challenge_leaderboard",
     deps=[CHALLENGES.key("submission_scores")],
     kinds={"sql"},
+    # an operator's re-scoring (a manual materialization) refreshes the leaderboard by itself
+    automation_condition=upstream_updates_propagate(),
     check_specs=[
         AssetCheckSpec(
             "one_row_per_member_and_phase",

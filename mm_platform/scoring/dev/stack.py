@@ -3,10 +3,9 @@ sample challenges' configs and the API token in moto's SSM, the sample submissio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
-from mm_platform.core.aws import build_aws_resources
+from mm_platform.core.aws import aws_kwargs, build_aws_resources
 from mm_platform.core.devstack import ensure_bucket
 from mm_platform.core.domain import StandIn
 from mm_platform.core.settings import Settings
@@ -16,8 +15,8 @@ from mm_platform.scoring.dev.sample_submissions import (
     crashing_submission,
     good_submission,
 )
-from mm_platform.scoring.rules.config import TOKEN_PARAMETER, config_parameter
 from mm_platform.scoring.settings import ScoringSettings
+from mm_platform.scoring.stores.config_store import ChallengeConfigStore
 
 TOPIC_PARTITIONS = 3
 # good-1 .. good-4: no perfect one, so that MINIMIZE relative scores (best / score) are not all 0
@@ -43,12 +42,10 @@ def prepare_stack(settings: Settings) -> None:
     if not settings.aws_endpoint_url:
         return
     scoring, aws = settings.section(ScoringSettings), build_aws_resources(settings)
-    ssm = aws["s3"].client("ssm")
+    configs = ChallengeConfigStore(**aws_kwargs(settings))
     for challenge_id, config in SAMPLE_CONFIGS.items():
-        ssm.put_parameter(
-            Name=config_parameter(challenge_id), Value=json.dumps(config), Type="String", Overwrite=True
-        )
-    ssm.put_parameter(Name=TOKEN_PARAMETER, Value=EMBEDDED_API_TOKEN, Type="SecureString", Overwrite=True)
+        configs.put_config(challenge_id, config)
+    configs.put_token(EMBEDDED_API_TOKEN)
     if scoring.submissions_bucket:
         ensure_bucket(settings.aws_endpoint_url, scoring.submissions_bucket, settings.aws_region)
         s3 = aws["s3"].get_client()
