@@ -239,3 +239,12 @@ def test_any_values_give_a_config_or_a_config_error(changes: dict[str, Any], pha
         assert str(error).startswith("/mm-processor/challenges/30054692/config: ")
     else:
         assert isinstance(config, ChallengeConfig) and config.phases
+
+
+def test_a_command_argument_is_kept_as_given_with_its_line_breaks() -> None:
+    script = "import sys\nfor line in sys.stdin:\n\tprint(line) "
+    config = parse_challenge_config(seed_config(command=["python", "-c", script]), CHALLENGE_ID)
+    assert config.command == ("python", "-c", script)  # not stripped: the trailing blank stays
+    for bad, problem in (("a\x00b", "control characters"), ("", "1 to 4096 characters")):
+        with pytest.raises(ChallengeConfigError, match=problem):
+            parse_challenge_config(seed_config(command=["python", bad]), CHALLENGE_ID)

@@ -481,3 +481,64 @@ def test_posting_is_idempotent_across_an_api_outage_and_a_crash_between_post_and
     assert len(scorer_runs) == 1  # scored once, posted once, although two runs handled it
     assert flow.store.open_work(flow.challenges["max"]) == []
     assert flow.events()[0].status is Status.HANDLED
+
+
+REPORTING_SCORER = (
+    "from dagster_pipes import open_dagster_pipes\n"
+    "with open_dagster_pipes() as pipes:\n"
+    "    pipes.report_custom_message({{'score': {score}, 'testScores': []}})\n"
+)
+
+
+@pytest.mark.parametrize("score", ["float('nan')", "float('inf')", "1e29"])
+def test_a_score_that_cannot_be_stored_is_refused_without_retry_and_nothing_is_posted(
+    kafka: KafkaResource,
+    topic: str,
+    db_url: str,
+    moto_endpoint: str,
+    api_standin: str,
+    samples_bucket: str,
+    tmp_path: Path,
+    score: str,
+) -> None:
+    command = ["python", "-c", REPORTING_SCORER.format(score=score)]
+    with open_scoring(
+        kafka, topic, db_url, moto_endpoint, api_standin, tmp_path, max={"command": command}
+    ) as flow:
+        sub = flow.submission("max", "m1")
+        flow.publish(sub)
+        [request] = flow.tick().run_requests
+        run = flow.run(request)
+        assert run.success
+        assert not [e for e in run.all_events if e.event_type_value == "STEP_RESTARTED"]  # no retry
+        [outcome] = flow.store.outcomes(flow.challenges["max"])
+        assert outcome.status == FAILED and outcome.reason.startswith("score refused: score")
+        assert flow.api("/reviews", submissionId=sub["id"]) == []
+        [patch] = [r for r in flow.api_requests() if r["method"] == "PATCH"]
+        assert patch["body"]["status"] == "FAILED" and "score refused" in patch["body"]["reason"]
+        [event] = flow.events()
+        assert event.status is Status.FAILED and "score refused" in event.reason
+
+
+def test_a_replayed_dead_letter_is_scored_again_once_its_cause_is_fixed(flow: Scoring) -> None:
+    credentials = {"aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    s3 = boto3.client("s3", endpoint_url=flow.aws, region_name="us-east-1", **credentials)
+    key = f"samples/fixable-{uuid.uuid4().hex[:6]}.zip"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=sample_submissions()["crashing"], ACL="public-read")
+    sub = flow.submission("max", "m1", url=f"{flow.aws}/{BUCKET}/{key}")
+    flow.publish(sub)
+    [request] = flow.tick().run_requests
+    assert flow.run(request).success
+    [event] = flow.events()
+    assert event.status is Status.FAILED
+
+    # the member's file is repaired; the operator replays the dead letter
+    s3.put_object(Bucket=BUCKET, Key=key, Body=sample_submissions()["good-1"], ACL="public-read")
+    assert flow.inbox.replay(topic=flow.topic, entity_keys=[f"submission:{sub['id']}"]) == 1
+    [retry] = flow.retry_tick().run_requests
+    assert flow.run(retry).success
+    [event] = flow.events()
+    assert event.status is Status.HANDLED
+    [outcome] = flow.store.outcomes(flow.challenges["max"])
+    assert outcome.status == SCORED
+    assert len(flow.api("/reviews", submissionId=sub["id"])) == 1

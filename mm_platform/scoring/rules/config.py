@@ -26,6 +26,7 @@ MAX_MEMORY_MB = 120 * 1024
 MAX_TESTS_PER_PHASE = 10_000
 MAX_CONCURRENT_LIMIT = 100
 MAX_CONFIG_CHARS = 64 * 1024
+MAX_ARGUMENT_CHARS = 4096
 DEFAULT_START_SEED = 1
 DEFAULT_NUMBER_OF_TESTS = 10
 
@@ -159,7 +160,19 @@ def _command(value: Any) -> tuple[str, ...] | None:
     # a list, as Kubernetes takes it: splitting a string on blanks would break quoted arguments
     if not isinstance(value, list) or not value:
         raise FieldError("command", f"must be a non-empty array of strings, got {fields.type_name(value)}")
-    return tuple(fields.text(part, f"command[{i}]", 4096) for i, part in enumerate(value))
+    return tuple(_argument(part, f"command[{i}]") for i, part in enumerate(value))
+
+
+def _argument(value: Any, field: str) -> str:
+    """A command argument as given: not stripped, and line breaks and tabs allowed (`python -c` takes a
+    script); other control characters and NUL cannot reach a process or be stored."""
+    if not isinstance(value, str):
+        raise FieldError(field, f"must be a string, got {fields.type_name(value)}")
+    if not value or len(value) > MAX_ARGUMENT_CHARS:
+        raise FieldError(field, f"must have 1 to {MAX_ARGUMENT_CHARS} characters")
+    if not value.replace("\n", "").replace("\t", "").isprintable():
+        raise FieldError(field, "holds control characters or invalid code points")
+    return value
 
 
 def _phases(raw: dict[str, Any]) -> tuple[PhaseConfig, ...]:
