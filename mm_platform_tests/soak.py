@@ -246,6 +246,7 @@ class EmbeddedStack:
             "MM_PLATFORM_AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
             "MM_PLATFORM_VF_ENTRY_SERVICE_URL": standins,
             "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": standins,
+            "MM_PLATFORM_SCORING_SUBMISSION_API_URL": f"http://127.0.0.1:{free_port()}",
         }
         self.settings = Settings.from_env(self.env, sections=[MarathonSettings, VerifiedFanSettings])
         self.stack = Stack(self.settings, DOMAINS)
