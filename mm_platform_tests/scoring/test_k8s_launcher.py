@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from dagster import MaterializeResult, asset, materialize
+from dagster import MaterializeResult, asset, instance_for_test, materialize
 from dagster_k8s.pipes import build_pod_body
 from dagster_pipes import PIPES_PROTOCOL_VERSION, PIPES_PROTOCOL_VERSION_FIELD
 
@@ -270,7 +270,8 @@ def run_in_asset(score: Callable[[Any], list[ScorerOutcome]]) -> list[ScorerOutc
         # a step that opened a Pipes session must return a typed result
         return MaterializeResult()
 
-    assert materialize([scoring]).success
+    with instance_for_test() as instance:  # see test_ecs_launcher.run_in_asset
+        assert materialize([scoring], instance=instance).success
     return outcomes
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from dagster import AssetExecutionContext, MaterializeResult, asset, materialize
+from dagster import AssetExecutionContext, MaterializeResult, asset, instance_for_test, materialize
 
 from mm_platform.scoring.dev.sample_submissions import (
     broken_submission,
@@ -71,7 +71,10 @@ def in_asset_step(body: Callable[[AssetExecutionContext, LocalScorerLauncher], T
         # a Pipes session makes the step require an explicit result
         return MaterializeResult()
 
-    result = materialize([scoring], resources={"scorer_launcher": LocalScorerLauncher(**launcher)})
+    with instance_for_test() as instance:  # see test_ecs_launcher.run_in_asset
+        result = materialize(
+            [scoring], resources={"scorer_launcher": LocalScorerLauncher(**launcher)}, instance=instance
+        )
     assert result.success
     return box["value"]
 

@@ -542,3 +542,39 @@ def test_a_replayed_dead_letter_is_scored_again_once_its_cause_is_fixed(flow: Sc
     [outcome] = flow.store.outcomes(flow.challenges["max"])
     assert outcome.status == SCORED
     assert len(flow.api("/reviews", submissionId=sub["id"])) == 1
+
+
+def test_a_submission_in_the_topcoder_bus_envelope_is_scored_like_the_seed_shape(flow: Scoring) -> None:
+    seed = flow.submission("min", "m1", "good-2")
+    envelope = {
+        "topic": "submission.notification.create",
+        "originator": "submission-api",
+        "timestamp": seed["created"],
+        "mime-type": "application/json",
+        "payload": {
+            "resource": "submission",
+            **seed,
+            "type": "Contest Submission",
+            "updated": seed["created"],
+            "submissionPhaseId": "phase-1",
+            "fileType": "zip",
+            "submittedDate": seed["created"],
+            "isFileSubmission": True,
+            "legacyChallengeId": 30000001,
+        },
+    }
+    flow.publish(envelope)
+    [request] = flow.tick().run_requests
+    assert request.partition_key == flow.challenges["min"]
+    [event] = flow.events()
+    assert (event.event_type, event.entity_key) == ("submission.create", f"submission:{seed['id']}")
+    assert flow.run(request).success
+    assert {r["metadata"]["testType"] for r in flow.api("/reviews", submissionId=seed["id"])} == {
+        "example",
+        "provisional",
+        "system",
+    }
+    # the same submission in the other shape is the same submission: a duplicate
+    flow.publish(seed)
+    assert flow.tick().run_requests == []
+    assert flow.events()[-1].status is Status.IGNORED
