@@ -475,13 +475,18 @@ class EventInbox:
         statuses: Iterable[Status] = (Status.HANDLED, Status.FAILED),
     ) -> int:
         """Put the newest event of each entity back to RETRY (if its status is one of `statuses`),
-        so the topic's retry schedule dispatches it again. Returns the number of events replayed."""
+        so the topic's retry schedule dispatches it again. Returns the number of events replayed.
+        IGNORED events (a duplicate delivery, a phase that is not ours) do not count as the newest
+        unless IGNORED is asked for: a redelivery must not make a dead letter unreplayable."""
+        statuses = list(statuses)
         newest = (
             select(func.max(event_inbox.c.id))
             .where(event_inbox.c.topic == topic)
             .where(event_inbox.c.entity_key.is_not(None))
             .group_by(event_inbox.c.entity_key)
         )
+        if Status.IGNORED not in statuses:
+            newest = newest.where(event_inbox.c.status != Status.IGNORED.value)
         if entity_keys is not None:
             newest = newest.where(event_inbox.c.entity_key.in_(list(entity_keys)))
         # only the newest event of an entity counts: an older one is never replayed over a newer one

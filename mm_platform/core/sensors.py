@@ -420,8 +420,11 @@ def make_inbox_outcome_sensors() -> list[SensorDefinition]:
             for f in context.get_step_failure_events()
         ]
         reason = "; ".join(steps) or (context.failure_event.message or "run failed")
-        inbox.get_inbox().transition(
-            ids,
+        events, run_id = inbox.get_inbox(), context.dagster_run.run_id
+        # a dead letter the run settled itself keeps its own reason
+        settled = {e.id for e in events.get(ids) if e.status is Status.FAILED and e.run_id == run_id}
+        events.transition(
+            [i for i in ids if i not in settled],
             Status.FAILED,
             f"run {context.dagster_run.run_id} failed: {reason}"[:4000],
             run_id=context.dagster_run.run_id,

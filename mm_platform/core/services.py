@@ -27,6 +27,9 @@ class HttpService(ConfigurableResource):
     token: str | None = Field(default=None, description="bearer token (bind it with EnvVar)")
     timeout_seconds: float = 10.0
     retries: int = 3
+    # read timeouts and 5xx answers are retried for these methods only (connection errors, before
+    # anything was sent, for every method); None: all, for services whose writes are idempotent
+    retried_methods: list[str] | None = None
 
     def _session(self) -> requests.Session:
         session = requests.Session()
@@ -34,7 +37,7 @@ class HttpService(ConfigurableResource):
             total=self.retries,
             backoff_factor=0.2,
             status_forcelist=(502, 503, 504),
-            allowed_methods=None,
+            allowed_methods=self.retried_methods,
             raise_on_status=False,
         )
         session.mount("http://", HTTPAdapter(max_retries=retry))

@@ -18,6 +18,7 @@ class ScoringSettings:
     submission_api_url: str  # the default; a challenge config may name its own
     reviewer_id: str  # the reviewerId of the reviews the platform posts
     max_attempts: int  # scorer attempts per submission and phase before the dead letter
+    max_scorers_per_run: int  # caps a config's maxConcurrent: scorers in flight <= run pool x this
     submissions_bucket: str | None  # embedded: where the sample submissions are served from
     ecs_subnets: tuple[str, ...]
     ecs_security_groups: tuple[str, ...]
@@ -35,6 +36,7 @@ class ScoringSettings:
             ),
             reviewer_id=env.text("SCORING_REVIEWER_ID", "mm-platform-scorer"),
             max_attempts=env.integer("SCORING_MAX_ATTEMPTS", 3),
+            max_scorers_per_run=env.integer("SCORING_MAX_SCORERS_PER_RUN", 4),
             submissions_bucket=env.embedded_only("SCORING_SUBMISSIONS_BUCKET", "mm-submissions"),
             ecs_subnets=_names(env.get("SCORING_ECS_SUBNETS")),
             ecs_security_groups=_names(env.get("SCORING_ECS_SECURITY_GROUPS")),
@@ -44,6 +46,8 @@ class ScoringSettings:
         )
         if settings.max_attempts < 1:
             raise SettingsError("MM_PLATFORM_SCORING_MAX_ATTEMPTS must be at least 1")
+        if settings.max_scorers_per_run < 1:
+            raise SettingsError("MM_PLATFORM_SCORING_MAX_SCORERS_PER_RUN must be at least 1")
         if settings.launcher == "ecs" and not settings.ecs_subnets:
             # awsvpc tasks without a subnet are refused by RunTask: say so at start, not per submission
             raise SettingsError("MM_PLATFORM_SCORING_ECS_SUBNETS is required with the ecs launcher")

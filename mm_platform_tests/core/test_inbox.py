@@ -153,3 +153,13 @@ def test_replay_puts_the_newest_event_per_entity_back_to_retry(db_url: str) -> N
     # project-1's newest event is pending again, so its older HANDLED event is not replayed
     assert inbox.replay("t") == 1  # project-3's failed event
     assert inbox.replay("other-topic") == 0
+
+
+def test_a_later_duplicate_delivery_does_not_hide_a_dead_letter_from_replay(db_url: str) -> None:
+    inbox = make_inbox(db_url)
+    [failed] = inbox.record_batch([event(0, entity="submission:1", dedup="submission:1")])
+    inbox.transition([failed.id], Status.FAILED, "scorer exited with code 2")
+    [duplicate] = inbox.record_batch([event(1, entity="submission:1", dedup="submission:1")])
+    assert duplicate.status is Status.IGNORED  # the same submission delivered again
+    assert inbox.replay("t", entity_keys=["submission:1"]) == 1
+    assert [e.status for e in inbox.get([failed.id, duplicate.id])] == [Status.RETRY, Status.IGNORED]

@@ -18,7 +18,6 @@ from mm_platform.scoring.rules.scores import (
     exit_code_failure,
     failed_status_payload,
     launch_failure,
-    posting_key,
     review_payload,
     review_summation_payload,
     scorer_environment,
@@ -196,14 +195,6 @@ def test_failures_are_worded_alike_and_bounded() -> None:
 def test_refused_score_reason_is_what_the_submission_is_failed_with() -> None:
     reason = refusal(report(score=float("nan")))
     assert failed_status_payload(reason)["reason"] == "score refused: score must be a finite number, got nan"
-
-
-def test_posting_keys_differ_per_phase_and_call() -> None:
-    keys = {
-        posting_key("sub-1", phase, call) for phase in ("provisional", "system") for call in ("review", "sum")
-    }
-    assert len(keys) == 4
-    assert posting_key("sub-1", "system", "review") == posting_key("sub-1", "system", "review")
 
 
 def test_test_score_knows_failure_from_error_or_negative_score() -> None:

@@ -446,6 +446,7 @@ def _cli_env(flow: Scoring) -> dict[str, str]:
 def test_posting_is_idempotent_across_an_api_outage_and_a_crash_between_post_and_record(
     flow: Scoring,
 ) -> None:
+    challenge = flow.challenges["max"]
     sub = flow.submission("max", "m1", "good-2")
     flow.publish(sub)
     [request] = flow.tick().run_requests
@@ -453,34 +454,45 @@ def test_posting_is_idempotent_across_an_api_outage_and_a_crash_between_post_and
     flow.fail_api("/reviewSummations", 500, 100)
     run = flow.run(request)
     assert not run.success
-    assert len(flow.api("/reviews", submissionId=sub["id"])) == 1
+    [review] = flow.api("/reviews", submissionId=sub["id"])
     [event] = flow.events()
     assert event.status is Status.FAILED and "500" in event.reason
     flow.fail_api("/reviewSummations", 500, 0)
 
-    # a crash after the API stored the summation but before we recorded it: the next run finds it
+    # crashes after the API stored a call but before we recorded it: the review's record is lost,
+    # and the summation reached the API without a record
+    flow.store.record_posted(sub["id"], "provisional", review_id=None)
     summation = {
         "submissionId": sub["id"],
         "scoreCardId": "30001850",
-        "aggregateScore": 1.0,
-        "isPassing": True,
+        "aggregateScore": review["score"],
+        "isPassing": review["score"] > 0,
         "isFinal": False,
         "metadata": {"testType": "provisional"},
     }
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     requests.post(
-        f"{flow.api_url}/reviewSummations",
-        json=summation,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=10,
+        f"{flow.api_url}/reviewSummations", json=summation, headers=auth, timeout=10
     ).raise_for_status()
-    again = flow.run(request)
+
+    # the next run (of another submission) completes what the failed run left
+    other = flow.submission("max", "m2", "good-1")
+    flow.publish(other)
+    [later] = flow.tick().run_requests
+    again = flow.run(later)
     assert again.success
-    assert len(flow.api("/reviews", submissionId=sub["id"])) == 1
+    assert [r["id"] for r in flow.api("/reviews", submissionId=sub["id"])] == [review["id"]]
     assert len(flow.api("/reviewSummations", submissionId=sub["id"])) == 1
-    scorer_runs = [r for r in flow.api_requests() if r["method"] == "POST" and r["path"] == "/reviews"]
-    assert len(scorer_runs) == 1  # scored once, posted once, although two runs handled it
-    assert flow.store.open_work(flow.challenges["max"]) == []
-    assert flow.events()[0].status is Status.HANDLED
+    posts = [r for r in flow.api_requests() if r["method"] == "POST" and r["path"] == "/reviews"]
+    assert len(posts) == 2  # one per submission, although two runs handled the first
+    metadata = {
+        e.asset_key.path[-1]: e.materialization.metadata for e in again.get_asset_materialization_events()
+    }["submission_scores"]
+    assert metadata["scored"].value == 1  # only the new submission ran a scorer
+    assert flow.store.open_work(challenge, ["provisional"]) == []
+    by_id = {e.payload["id"]: e for e in flow.events()}
+    assert (by_id[sub["id"]].status, by_id[sub["id"]].reason) == (Status.HANDLED, "completed by a later run")
+    assert by_id[other["id"]].status is Status.HANDLED
 
 
 REPORTING_SCORER = (

@@ -1,6 +1,6 @@
 """SubmissionApi against the Submission API stand-in, run as `python -m` exactly as the embedded stack
 starts it: posts found again for idempotency, the FAILED patch, the bearer token, simulated outages
-(503 retried, 500 raised) and the request log."""
+(503 retried for lookups and PATCH, never for a POST; 500 raised) and the request log."""
 
 from __future__ import annotations
 
@@ -131,14 +131,26 @@ def test_a_token_field_is_overridden_per_call(standin_url: str) -> None:
     assert TOKEN not in repr(api)
 
 
-def test_503_outage_is_retried_until_it_passes(api: SubmissionApi, standin_url: str) -> None:
+def test_a_503_on_a_lookup_or_patch_is_retried_but_a_post_is_never_sent_twice(
+    api: SubmissionApi, standin_url: str
+) -> None:
     submission = new_submission()
     fail_next(standin_url, "/reviews", 503, 2)
-    review = api.post_review(review_payload(submission, PROVISIONAL, RESULT, "reviewer-1"), token=TOKEN)
+    # GET is safe to repeat: retried until it passes
+    assert api.find_review(submission, "rt-prov", "provisional", token=TOKEN) is None
+    lookups = [r["status"] for r in recorded(standin_url, "/reviews") if r["method"] == "GET"]
+    assert lookups[-3:] == [503, 503, 200]
+    # a POST answered 503 may have been stored by the service: it is not re-sent by the client
+    fail_next(standin_url, "/reviews", 503, 1)
+    with pytest.raises(ServiceError) as raised:
+        api.post_review(review_payload(submission, PROVISIONAL, RESULT, "reviewer-1"), token=TOKEN)
+    assert raised.value.status == 503
     posts = [r for r in recorded(standin_url, "/reviews") if r["method"] == "POST"]
-    statuses = [r["status"] for r in posts if r["body"]["submissionId"] == submission]
-    assert statuses == [503, 503, 201]
+    assert [r["status"] for r in posts if r["body"]["submissionId"] == submission] == [503]
+    review = api.post_review(review_payload(submission, PROVISIONAL, RESULT, "reviewer-1"), token=TOKEN)
     assert api.find_review(submission, "rt-prov", "provisional", token=TOKEN) == review
+    fail_next(standin_url, "/submissions", 503, 1)
+    api.mark_failed(submission, failed_status_payload("scorer exited with code 3"), token=TOKEN)
 
 
 def test_500_is_a_service_error_and_not_retried(api: SubmissionApi, standin_url: str) -> None:

@@ -103,10 +103,12 @@ def submission_scores(
     config = challenge_config(challenge_configs, challenge_id)
     store = ScoringStore(platform_db.get_engine())
     submissions = run_submissions(context, inbox)
-    added = store.add_submissions(submissions, [phase.name for phase in config.phases])
+    phases = [phase.name for phase in config.phases]
+    added = store.add_submissions(submissions, phases)
+    store.add_missing_phases(challenge_id, phases)  # a phase added to the config since
     # a replayed dead letter is scored again: its FAILED phases go back to PENDING
     store.rescore_failed([event.submission_id for event, _ in submissions], context.run.run_id)
-    work = store.open_work(challenge_id)
+    work = store.open_work(challenge_id, phases)
     run = ChallengeRun(
         config=config,
         store=store,
@@ -118,14 +120,18 @@ def submission_scores(
         run_id=context.run.run_id,
         reviewer_id=scoring.reviewer_id,
         max_attempts=scoring.max_attempts,
+        max_scorers=scoring.max_scorers_per_run,
         log=context.log.info,
     )
     tally = run.work_through(work)
+    run.settle_carried_over(work)
     if tally.still_pending or tally.api_errors:
         # RetryPolicy runs the step again after a back-off; the store says what is left
         problems = [f"{tally.still_pending} phase(s) to score again", *tally.api_errors[:5]]
         raise Failure(description="; ".join(problems), metadata=_tally_metadata(tally, added))
-    missing = submissions_without_outcome(store.expected_phases(challenge_id), store.outcomes(challenge_id))
+    missing = submissions_without_outcome(
+        store.expected_phases(challenge_id, phases), store.outcomes(challenge_id, phases)
+    )
     return MaterializeResult(
         metadata={**_tally_metadata(tally, added), "statuses": store.status_counts(challenge_id)},
         check_results=[
@@ -176,14 +182,15 @@ def challenge_leaderboard(
     challenge_id = context.partition_key
     config = challenge_config(challenge_configs, challenge_id)
     store = ScoringStore(platform_db.get_engine())
-    rows = build_leaderboard(
-        store.outcomes(challenge_id),
-        config.score_direction,
-        config.relative_scoring_enabled,
-        {phase.name: list(phase.seeds) for phase in config.phases},
-    )
+    outcomes = store.outcomes(challenge_id, [phase.name for phase in config.phases])
+    # the phase's test cases are those its scorers reported (seeds or indices: every scored
+    # submission reports the phase's numberOfTests of them, validate_result sees to that)
+    rows = build_leaderboard(outcomes, config.score_direction, config.relative_scoring_enabled)
     store.replace_leaderboard(challenge_id, rows)
-    repeated = repeated_leaderboard_rows(rows)
+    written = store.leaderboard(challenge_id)
+    repeated = repeated_leaderboard_rows(written)
+    expected = {(o.phase, o.member_id) for o in outcomes}
+    shown = {(row.phase, row.member_id) for row in written}
     return MaterializeResult(
         metadata={
             "rows": len(rows),
@@ -192,9 +199,13 @@ def challenge_leaderboard(
         },
         check_results=[
             AssetCheckResult(
-                passed=not repeated,
+                passed=not repeated and shown == expected,
                 severity=AssetCheckSeverity.ERROR,
-                metadata={"repeated": str(repeated[:10])},
+                metadata={
+                    "repeated": str(repeated[:10]),
+                    "members_missing": str(sorted(expected - shown)[:10]),
+                    "members_extra": str(sorted(shown - expected)[:10]),
+                },
             )
         ],
     )

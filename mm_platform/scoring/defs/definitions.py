@@ -36,6 +36,7 @@ def scoring_definitions(settings: Settings) -> Definitions:
                 launcher_kind=scoring.launcher,
                 reviewer_id=scoring.reviewer_id,
                 max_attempts=scoring.max_attempts,
+                max_scorers_per_run=scoring.max_scorers_per_run,
                 ecs_subnets=list(scoring.ecs_subnets),
                 ecs_security_groups=list(scoring.ecs_security_groups),
                 ecs_container=scoring.ecs_container,

@@ -35,7 +35,8 @@ def dead_letters(limit: int) -> None:
         after = page[-1].id
     for e in failed[-limit:]:
         payload = e.payload if isinstance(e.payload, dict) else {}
-        body = payload.get("payload", payload) if isinstance(payload.get("payload"), dict) else payload
+        # the seed shape carries the fields itself, the bus envelope in its payload
+        body = inner if isinstance(inner := payload.get("payload"), dict) else payload
         click.echo(
             f"{e.id:>8} {e.entity_key or '-'} challenge {body.get('challengeId', '-')} "
             f"member {body.get('memberId', '-')} attempts {e.attempts}: {e.reason}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from mm_platform.scoring.rules.config import ScoreDirection
 from mm_platform.scoring.rules.events import SubmissionEvent
@@ -48,11 +49,21 @@ class LeaderboardRow:
 
 def scored_submission(event: SubmissionEvent, phase: str, result: ScorerResult) -> ScoredSubmission:
     """The leaderboard's view of one successful scoring of `event` in `phase`."""
-    # a test reported with an error is failed whatever its score (spec §3: score -1 and an error)
-    tests = {test.testcase: FAILED_TEST_SCORE if test.failed else test.score for test in result.test_scores}
+    tests = counted_tests([test.as_reported() for test in result.test_scores])
     return ScoredSubmission(
         phase, event.member_id, event.submission_id, event.created, SCORED, result.score, tests
     )
+
+
+def counted_tests(reported: Iterable[Mapping[str, Any]]) -> dict[Hashable, float]:
+    """Test case -> score as the leaderboard counts it, from the stored `testScores` entries: a test
+    reported with an error is failed whatever its score (spec §3: score -1 and an error)."""
+    return {
+        test["testcase"]: FAILED_TEST_SCORE
+        if test.get("error") is not None or test["score"] < 0
+        else test["score"]
+        for test in reported
+    }
 
 
 def failed_submission(event: SubmissionEvent, phase: str, reason: str) -> ScoredSubmission:

@@ -153,12 +153,6 @@ def failed_status_payload(reason: str) -> dict:
     return {"status": FAILED, "reason": bounded_reason(reason)}
 
 
-def posting_key(submission_id: str, phase_name: str, call: str) -> str:
-    """The idempotency key of one API call (review, summation, failed): a retried run that finds it
-    recorded does not post again (spec §4)."""
-    return f"{submission_id}:{phase_name}:{call}"
-
-
 def bounded_reason(reason: str) -> str:
     reason = " ".join(reason.split()) or "unknown failure"
     return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"

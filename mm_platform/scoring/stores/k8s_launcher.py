@@ -85,11 +85,18 @@ class K8sScorerLauncher:
             reported = messages[-1] if messages else None
         except (DagsterK8sError, ApiException) as raised:
             error = raised
-        with self._api_client() as api:
-            core = kubernetes.client.CoreV1Api(api)
-            pod = self._pod(core, launch)
-            if pod is not None:
-                self._delete(context, core, pod.metadata.name)
+        pod = None
+        try:
+            with self._api_client() as api:
+                core = kubernetes.client.CoreV1Api(api)
+                pod = self._pod(core, launch)
+                if pod is not None:
+                    self._delete(context, core, pod.metadata.name)
+        except (ApiException, kubernetes.config.ConfigException, OSError) as raised:
+            # the pod's status is out of reach: without a report that is the outcome, not a crash
+            if reported is None:
+                error = error or raised
+            context.log.warning(f"could not read or delete scorer pod (launch {launch}): {raised}")
         failure = pod_failure(pod, request)
         if failure is None and error is not None:
             failure = _error_failure(error, request)

@@ -13,6 +13,9 @@ class ScoringResource(Boto3ClientResource):
     launcher_kind: str = Field(default="local", description="local (Pipes subprocess) | ecs | k8s")
     reviewer_id: str = Field(default="mm-platform-scorer", description="reviewerId of the posted reviews")
     max_attempts: int = Field(default=3, description="scorer attempts per submission and phase")
+    max_scorers_per_run: int = Field(
+        default=4, description="scorers of one challenge run at once at most, whatever maxConcurrent says"
+    )
     ecs_subnets: list[str] = Field(default_factory=list, description="awsvpc subnets of scorer tasks")
     ecs_security_groups: list[str] = Field(default_factory=list)
     ecs_container: str = Field(default="scorer", description="the task definition's scorer container")

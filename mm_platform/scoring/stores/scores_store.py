@@ -36,7 +36,13 @@ from sqlalchemy import (
 
 from mm_platform.core.sql import dialect_insert, ensure_schema
 from mm_platform.scoring.rules.events import SubmissionEvent
-from mm_platform.scoring.rules.leaderboard import FAILED, SCORED, LeaderboardRow, ScoredSubmission
+from mm_platform.scoring.rules.leaderboard import (
+    FAILED,
+    SCORED,
+    LeaderboardRow,
+    ScoredSubmission,
+    counted_tests,
+)
 from mm_platform.scoring.rules.scores import ScorerResult, bounded_reason
 
 PENDING = "PENDING"
@@ -184,6 +190,44 @@ class ScoringStore:
             )
         return len({r["submission_id"] for r in rows} - known)
 
+    def add_missing_phases(self, challenge_id: str, phases: Sequence[str]) -> int:
+        """A PENDING row for every (submission, phase) of the challenge that has none: a phase added
+        to the config later is scored for the submissions received before. Returns rows added."""
+        with self.engine.begin() as conn:
+            have = set(
+                conn.execute(
+                    select(scoring_result.c.submission_id, scoring_result.c.phase).where(
+                        scoring_result.c.challenge_id == challenge_id
+                    )
+                ).tuples()
+            )
+            submissions = conn.scalars(
+                select(scoring_submission.c.submission_id).where(
+                    scoring_submission.c.challenge_id == challenge_id
+                )
+            ).all()
+            now = _now()
+            missing = [
+                {
+                    "submission_id": sid,
+                    "phase": phase,
+                    "challenge_id": challenge_id,
+                    "status": PENDING,
+                    "updated_at": now,
+                }
+                for sid in submissions
+                for phase in phases
+                if (sid, phase) not in have
+            ]
+            if missing:
+                conn.execute(
+                    dialect_insert(conn, scoring_result).on_conflict_do_nothing(
+                        index_elements=["submission_id", "phase"]
+                    ),
+                    missing,
+                )
+        return len(missing)
+
     def rescore_failed(self, submission_ids: Iterable[str], run_id: str) -> int:
         """Put FAILED phases of these submissions back to PENDING (a replayed dead letter), unless this
         very run failed them: a step retried within the run must not undo its own dead letter."""
@@ -209,8 +253,9 @@ class ScoringStore:
             ).rowcount
 
     # -- work ----------------------------------------------------------------------------------
-    def open_work(self, challenge_id: str) -> list[PhaseWork]:
-        """Phases to score, and scored or failed phases the API has not acknowledged yet, oldest first."""
+    def open_work(self, challenge_id: str, phases: Sequence[str]) -> list[PhaseWork]:
+        """Phases to score, and scored or failed phases the API has not acknowledged yet, oldest first;
+        only phases the challenge still configures (a phase removed from the config is left alone)."""
         r, s = scoring_result.c, scoring_submission.c
         unacknowledged = or_(
             r.status == PENDING,
@@ -220,7 +265,7 @@ class ScoringStore:
         query = (
             select(scoring_result, scoring_submission)
             .join(scoring_submission, s.submission_id == r.submission_id)
-            .where(r.challenge_id == challenge_id, unacknowledged)
+            .where(r.challenge_id == challenge_id, r.phase.in_(list(phases)), unacknowledged)
             .order_by(s.created, s.submission_id, r.phase)
         )
         with self.engine.connect() as conn:
@@ -229,7 +274,7 @@ class ScoringStore:
     def record_scored(
         self, submission_id: str, phase: str, result: ScorerResult, ref: str, seconds: float, run_id: str
     ) -> None:
-        self._set(
+        self.record_posted(
             submission_id,
             phase,
             status=SCORED,
@@ -264,11 +309,9 @@ class ScoringStore:
                 )
             )
 
-    def record_posted(self, submission_id: str, phase: str, **ids: Any) -> None:
-        """What the API acknowledged: review_id, summation_id or failed_posted=True."""
-        self._set(submission_id, phase, **ids)
-
-    def _set(self, submission_id: str, phase: str, **values: Any) -> None:
+    def record_posted(self, submission_id: str, phase: str, **values: Any) -> None:
+        """What the API acknowledged: review_id, summation_id or failed_posted=True (also the scored
+        outcome's columns, for record_scored)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(scoring_result)
@@ -277,8 +320,8 @@ class ScoringStore:
             )
 
     # -- reading -------------------------------------------------------------------------------
-    def outcomes(self, challenge_id: str) -> list[ScoredSubmission]:
-        """Every finished phase of the challenge as the leaderboard reads it."""
+    def outcomes(self, challenge_id: str, phases: Sequence[str] | None = None) -> list[ScoredSubmission]:
+        """Every finished phase of the challenge (of `phases`, if given) as the leaderboard reads it."""
         r, s = scoring_result.c, scoring_submission.c
         query = (
             select(
@@ -287,6 +330,8 @@ class ScoringStore:
             .join(scoring_submission, s.submission_id == r.submission_id)
             .where(r.challenge_id == challenge_id, r.status.in_([SCORED, FAILED]))
         )
+        if phases is not None:
+            query = query.where(r.phase.in_(list(phases)))
         with self.engine.connect() as conn:
             return [
                 ScoredSubmission(
@@ -296,25 +341,43 @@ class ScoringStore:
                     created=_utc(row.created),
                     status=row.status,
                     score=row.score,
-                    test_scores={t["testcase"]: t["score"] for t in row.test_scores or []}
-                    if row.status == SCORED
-                    else {},
+                    test_scores=counted_tests(row.test_scores or []) if row.status == SCORED else {},
                     reason=row.reason,
                 )
                 for row in conn.execute(query)
             ]
 
-    def expected_phases(self, challenge_id: str) -> list[tuple[str, str]]:
-        """(submission, phase) of every recorded submission of the challenge."""
+    def expected_phases(self, challenge_id: str, phases: Sequence[str]) -> list[tuple[str, str]]:
+        """(submission, phase) for every submission received for the challenge and every configured
+        phase: what must have a score or a FAILED reason, whatever rows the results table holds."""
         with self.engine.connect() as conn:
-            return [
-                (row.submission_id, row.phase)
-                for row in conn.execute(
-                    select(scoring_result.c.submission_id, scoring_result.c.phase).where(
-                        scoring_result.c.challenge_id == challenge_id
-                    )
+            submissions = conn.scalars(
+                select(scoring_submission.c.submission_id).where(
+                    scoring_submission.c.challenge_id == challenge_id
                 )
-            ]
+            ).all()
+        return [(sid, phase) for sid in submissions for phase in phases]
+
+    def fully_scored(self, submission_ids: Iterable[str]) -> dict[str, int | None]:
+        """Submission id -> inbox id of those among `submission_ids` whose every phase is SCORED
+        with its review and summation acknowledged."""
+        ids = list(submission_ids)
+        if not ids:
+            return {}
+        r, s = scoring_result.c, scoring_submission.c
+        query = (
+            select(s.submission_id, s.inbox_id, r.status, r.review_id, r.summation_id)
+            .join(scoring_result, r.submission_id == s.submission_id)
+            .where(s.submission_id.in_(ids))
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        unfinished = {
+            row.submission_id
+            for row in rows
+            if row.status != SCORED or row.review_id is None or row.summation_id is None
+        }
+        return {row.submission_id: row.inbox_id for row in rows if row.submission_id not in unfinished}
 
     def status_counts(self, challenge_id: str) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -22,6 +22,10 @@ class SubmissionApi(HttpService):
     """`base_url` is the API root (e.g. https://api.topcoder.com/v5); a challenge's configuration may
     name another (`submissionApiUrl`), taken with `for_base_url`."""
 
+    # a POST answered by a timeout or a 5xx may have been stored: it is not re-sent here; the step's
+    # retry asks the API first (find_review) and posts only what is not there
+    retried_methods: list[str] | None = ["GET", "PATCH"]
+
     def for_base_url(self, url: str | None) -> SubmissionApi:
         """This client aimed at `url` (a challenge's own API), or itself when `url` is None."""
         if not url or url == self.base_url:
