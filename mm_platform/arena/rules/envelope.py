@@ -88,7 +88,10 @@ def parse_op_ts(value: Any) -> datetime:
     """`yyyy-MM-dd HH:mm:ss.SSSSSS`, exactly six fraction digits as the original's formatter demands."""
     if not isinstance(value, str) or not _OP_TS.fullmatch(value):
         raise ValueError(f"op_ts {value!r} is not yyyy-MM-dd HH:mm:ss.SSSSSS")
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f")
+    except ValueError as exc:  # right shape, impossible date (month 13, 30 February)
+        raise ValueError(f"op_ts {value!r} is not a valid time: {exc}") from None
 
 
 def pad_pos(value: Any) -> str:
