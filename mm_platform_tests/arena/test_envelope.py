@@ -165,6 +165,11 @@ def test_unknown_table():
     assert error.table is None
 
 
+@pytest.mark.parametrize("table", [["SIAMO.TILTAKDELTAKER"], {"name": "x"}, 7])
+def test_table_that_is_not_text(table):
+    assert _error(raw(envelope(table, after=deltaker_payload()))).reason == f"unknown table {table!r}"
+
+
 def test_missing_table():
     assert _error(raw({"op_type": "I"})).reason == "unknown table None"
 
@@ -193,7 +198,7 @@ def test_bad_op_ts(op_ts):
     assert error.table == TILTAKDELTAKER_TABLE
 
 
-@pytest.mark.parametrize("pos", ["-1", "12a", "", None, 1.5, "1" * 21])
+@pytest.mark.parametrize("pos", ["-1", "12a", "", None, 1.5, "1" * 21, "\u0663\u0663", " 33"])
 def test_bad_pos(pos):
     assert "pos" in _error(raw(envelope(TILTAKDELTAKER_TABLE, after=deltaker_payload(), pos=pos))).reason
 

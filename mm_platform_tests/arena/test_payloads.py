@@ -177,6 +177,10 @@ def test_bad_dates_name_the_field(name, value):
         ("ANTALL_DAGER_PR_UKE", [2]),
         ("DELTAKERSTATUSKODE", {"kode": "GJENN"}),
         ("PRIORITET", "1.5"),
+        ("PERSON_ID", "\u0663\u0663"),
+        ("PROSENT_DELTID", "nan"),
+        ("PROSENT_DELTID", "1_000"),
+        ("PROSENT_DELTID", "\u0663"),
     ],
 )
 def test_values_of_the_wrong_type_name_the_field(name, value):

@@ -30,8 +30,9 @@ ARENA_TABLES = frozenset(ARENA_ID_FIELDS)
 # numeric order (the processors' ordering guard), spec §9.5.
 POS_WIDTH = 20
 
-_OP_TS = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}")
-_DIGITS = re.compile(r"\d+")
+# ASCII only: Python's \d and int() also take other scripts' digits, which Arena never sends.
+_OP_TS = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}", re.ASCII)
+_DIGITS = re.compile(r"\d+", re.ASCII)
 _ESCAPED_NUL = "\\\\u0000"  # the text \\u0000 (JSON for a backslash then "u0000"), as the original strips
 _NUL = "\x00"
 
@@ -137,7 +138,7 @@ def parse_arena_message(raw: bytes | str) -> ArenaMessage:
     document = _strip_nul(document)
 
     table = document.get("table")
-    if table not in ARENA_TABLES:
+    if not isinstance(table, str) or table not in ARENA_TABLES:
         raise ArenaMessageError(f"unknown table {table!r}")
     op_type = document.get("op_type")
     operation = _OPERATIONS.get(op_type) if isinstance(op_type, str) else None

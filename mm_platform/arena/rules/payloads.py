@@ -23,8 +23,11 @@ from mm_platform.arena.rules.envelope import (
 )
 
 ARENA_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # Arena's yyyy-MM-dd HH:mm:ss
-_ARENA_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-_WHOLE = re.compile(r"[+-]?\d+")
+# ASCII only: Python's \d, int() and float() also take other scripts' digits (and "1_000", "nan"),
+# none of which Jackson reads.
+_ARENA_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
+_WHOLE = re.compile(r"[+-]?\d+", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 class ArenaPayloadError(ValueError):
@@ -72,12 +75,10 @@ def _read_whole(name: str, value: Any) -> int | None:
 def _read_float(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool):
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (is_number or (isinstance(value, str) and _DECIMAL.fullmatch(value.strip()))):
         raise ArenaPayloadError(name, f"{value!r} is not a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ArenaPayloadError(name, f"{value!r} is not a number") from exc
+    number = float(value)
     if not math.isfinite(number):
         raise ArenaPayloadError(name, f"{value!r} is not a finite number")
     return number
