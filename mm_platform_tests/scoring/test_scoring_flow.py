@@ -32,7 +32,7 @@ from mm_platform.core.inbox import EventInbox, InboxEvent, Status
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sensors import INBOX_IDS_TAG
 from mm_platform.core.settings import Settings
-from mm_platform.core.sql import engine_for
+from mm_platform.core.sql import dispose_engine, engine_for
 from mm_platform.definitions import build_definitions
 from mm_platform.domains import DOMAINS
 from mm_platform.scoring.dev.cli import scoring
@@ -255,6 +255,23 @@ def flow(
         yield scoring_flow
 
 
+@pytest.fixture
+def sqlite_flow(
+    kafka: KafkaResource,
+    topic: str,
+    moto_endpoint: str,
+    api_standin: str,
+    samples_bucket: str,
+    tmp_path: Path,
+) -> Iterator[Scoring]:
+    """The flow on SQLite only: for behaviour the database does not change (the store, the inbox and
+    the flows that write odd values run on PostgreSQL too)."""
+    url = f"sqlite:///{tmp_path / 'platform.db'}"
+    with open_scoring(kafka, topic, url, moto_endpoint, api_standin, tmp_path) as scoring_flow:
+        yield scoring_flow
+    dispose_engine(url)
+
+
 def test_submissions_are_scored_posted_and_ranked_with_the_latest_submission_counting(flow: Scoring) -> None:
     first = flow.submission("max", "m1", "good-4")
     second = flow.submission("max", "m2", "good-2")
@@ -321,7 +338,8 @@ def _mean_relative(flow: Scoring, submission_id: str, counted: list[str]) -> flo
     ) / len(mine)
 
 
-def test_a_minimize_challenge_is_scored_in_each_of_its_three_phases(flow: Scoring) -> None:
+def test_a_minimize_challenge_is_scored_in_each_of_its_three_phases(sqlite_flow: Scoring) -> None:
+    flow = sqlite_flow
     subs = [flow.submission("min", f"m{i}", f"good-{i}") for i in (1, 2, 3)]
     flow.publish(*subs)
     [request] = flow.tick().run_requests
@@ -391,7 +409,8 @@ def test_bad_and_foreign_events_are_settled_at_ingest_and_start_no_run(flow: Sco
     assert stored["good"].id in [e.id for e in flow.events() if e.status is Status.HANDLED]
 
 
-def test_a_broken_submission_is_scored_with_its_failed_tests(flow: Scoring) -> None:
+def test_a_broken_submission_is_scored_with_its_failed_tests(sqlite_flow: Scoring) -> None:
+    flow = sqlite_flow
     broken = flow.submission("max", "m1", "broken")
     good = flow.submission("max", "m2", "good-1")
     flow.publish(broken, good)
@@ -502,11 +521,21 @@ REPORTING_SCORER = (
 )
 
 
-@pytest.mark.parametrize("score", ["float('nan')", "float('inf')", "1e29"])
+# NaN on both databases (PostgreSQL's json refuses it: it must never get that far), the rest on SQLite
+@pytest.mark.parametrize(
+    ("score", "database_kind"),
+    [
+        ("float('nan')", "sqlite"),
+        ("float('nan')", "postgresql"),
+        ("float('inf')", "sqlite"),
+        ("1e29", "sqlite"),
+    ],
+)
 def test_a_score_that_cannot_be_stored_is_refused_without_retry_and_nothing_is_posted(
+    request: pytest.FixtureRequest,
     kafka: KafkaResource,
     topic: str,
-    db_url: str,
+    database_kind: str,
     moto_endpoint: str,
     api_standin: str,
     samples_bucket: str,
@@ -514,6 +543,11 @@ def test_a_score_that_cannot_be_stored_is_refused_without_retry_and_nothing_is_p
     score: str,
 ) -> None:
     command = ["python", "-c", REPORTING_SCORER.format(score=score)]
+    db_url = (
+        request.getfixturevalue("pg_database")()
+        if database_kind == "postgresql"
+        else f"sqlite:///{tmp_path / 'platform.db'}"
+    )
     with open_scoring(
         kafka, topic, db_url, moto_endpoint, api_standin, tmp_path, max={"command": command}
     ) as flow:
@@ -532,7 +566,8 @@ def test_a_score_that_cannot_be_stored_is_refused_without_retry_and_nothing_is_p
         assert event.status is Status.FAILED and "score refused" in event.reason
 
 
-def test_a_replayed_dead_letter_is_scored_again_once_its_cause_is_fixed(flow: Scoring) -> None:
+def test_a_replayed_dead_letter_is_scored_again_once_its_cause_is_fixed(sqlite_flow: Scoring) -> None:
+    flow = sqlite_flow
     credentials = {"aws_access_key_id": "t", "aws_secret_access_key": "t"}
     s3 = boto3.client("s3", endpoint_url=flow.aws, region_name="us-east-1", **credentials)
     key = f"samples/fixable-{uuid.uuid4().hex[:6]}.zip"
@@ -556,7 +591,10 @@ def test_a_replayed_dead_letter_is_scored_again_once_its_cause_is_fixed(flow: Sc
     assert len(flow.api("/reviews", submissionId=sub["id"])) == 1
 
 
-def test_a_submission_in_the_topcoder_bus_envelope_is_scored_like_the_seed_shape(flow: Scoring) -> None:
+def test_a_submission_in_the_topcoder_bus_envelope_is_scored_like_the_seed_shape(
+    sqlite_flow: Scoring,
+) -> None:
+    flow = sqlite_flow
     seed = flow.submission("min", "m1", "good-2")
     envelope = {
         "topic": "submission.notification.create",
