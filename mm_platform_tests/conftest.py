@@ -28,24 +28,6 @@ from mm_platform.core.devstack import free_port, start_moto, start_tansu, stop_p
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sql import dispose_engine
 
-# The longest tests (minutes each: whole stacks with a daemon) run first. `make test` runs two workers
-# with work stealing; a long test collected last would otherwise run alone at the end of the suite.
-LONGEST_FIRST = (
-    "test_soak.py",
-    "test_dev_command.py",
-    "test_daemon_e2e.py",
-    "scoring/test_scoring_daemon.py",
-    "verified_fan/test_campaign_flow.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::")[0]
-        return next((i for i, name in enumerate(LONGEST_FIRST) if path.endswith(name)), len(LONGEST_FIRST))
-
-    items.sort(key=rank)  # stable: the rest keep their order
-
 
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

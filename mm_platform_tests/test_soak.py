@@ -13,11 +13,12 @@ from mm_platform_tests.soak import SoakPlan, build_input, mismatches, run_soak
 
 @pytest.mark.timeout(1500)  # two stacks, a daemon each, kills and restarts: minutes on a busy machine
 def test_killing_the_daemon_and_the_broker_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
+    # small: two whole stacks with a daemon each are the suite's largest cost on two cores
     plan = SoakPlan(
-        messages=400, rounds=2, files=4, campaigns=2, rows_per_file=300, batches=4, daemon_kills=2
+        messages=240, rounds=2, files=3, campaigns=2, rows_per_file=200, batches=3, daemon_kills=2
     )
     data = build_input(plan)
-    assert data.duplicates > 0 and data.uploads == 4
+    assert data.duplicates > 0 and data.uploads == plan.files
 
     clean = run_soak(plan, data, tmp_path / "clean", chaos=False)
     chaos = run_soak(plan, data, tmp_path / "chaos", chaos=True)

@@ -15,8 +15,6 @@ from dagster import (
     DagsterRun,
     DagsterRunStatus,
     Definitions,
-    build_run_status_sensor_context,
-    build_schedule_context,
     build_sensor_context,
     instance_for_test,
 )
@@ -39,7 +37,7 @@ from mm_platform.marathon.dev.sample_data import (
     review_end_event,
 )
 from mm_platform.marathon.stores.schema import ROUND_MAPPING_INFO_TYPE_ID, long_comp_result, project_info
-from mm_platform_tests.runs import execute_request
+from mm_platform_tests.runs import evaluate_schedule, evaluate_sensor, execute_and_settle
 
 SENSOR = "marathon_review_end_sensor"
 RETRY_SCHEDULE = "marathon_review_end_retry"
@@ -70,48 +68,17 @@ class Platform:
 
     def tick(self):
         """One sensor evaluation as the daemon does it: requests, partitions and the new cursor."""
-        sensor = self.defs.get_repository_def().get_sensor_def(SENSOR)
-        context = build_sensor_context(
-            instance=self.instance,
-            instance_ref=self.instance.get_ref(),
-            cursor=self.cursor,
-            resources=self.defs.resources,
-            definitions=self.defs,
-        )
-        result = sensor.evaluate_tick(context)
-        for request in result.dynamic_partitions_requests or []:
-            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        result = evaluate_sensor(self.defs, self.instance, SENSOR, self.cursor)
         self.cursor = result.cursor
         return result
 
     def retry_tick(self):
         """One evaluation of the topic's retry schedule."""
-        schedule = self.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
-        context = build_schedule_context(
-            instance=self.instance,
-            resources=self.defs.resources,
-            repository_def=self.defs.get_repository_def(),
-        )
-        return schedule.evaluate_tick(context)
+        return evaluate_schedule(self.defs, self.instance, RETRY_SCHEDULE)
 
     def run(self, request) -> object:
         """Execute a requested run in process, then let the outcome sensors update the inbox."""
-        result = execute_request(self.defs, self.instance, request, JOB, raise_on_error=False)
-        if result.success:
-            sensor = self.defs.get_repository_def().get_sensor_def("inbox_handled_on_run_success")
-            event = result.get_run_success_event()
-        else:
-            sensor = self.defs.get_repository_def().get_sensor_def("inbox_failed_on_run_failure")
-            event = result.get_run_failure_event()
-        context = build_run_status_sensor_context(
-            sensor_name=sensor.name,
-            dagster_event=event,
-            dagster_instance=self.instance,
-            dagster_run=result.dagster_run,
-            resources={"inbox": self.defs.resources["inbox"]},
-        )
-        sensor(context)
-        return result
+        return execute_and_settle(self.defs, self.instance, request, JOB)
 
     def events(self) -> list[InboxEvent]:
         return self.inbox.select(topic=self.topic, limit=1000)

@@ -21,9 +21,6 @@ from click.testing import CliRunner
 from dagster import (
     DagsterInstance,
     Definitions,
-    build_run_status_sensor_context,
-    build_schedule_context,
-    build_sensor_context,
     instance_for_test,
 )
 
@@ -42,7 +39,7 @@ from mm_platform.scoring.dev.submission_api_standin import serve
 from mm_platform.scoring.rules.config import TOKEN_PARAMETER, config_parameter
 from mm_platform.scoring.rules.leaderboard import FAILED, SCORED
 from mm_platform.scoring.stores.scores_store import ScoringStore
-from mm_platform_tests.runs import execute_request
+from mm_platform_tests.runs import evaluate_schedule, evaluate_sensor, execute_and_settle
 
 JOB = "scoring_challenge_job"
 SENSOR = "scoring_submission_sensor"
@@ -93,43 +90,15 @@ class Scoring:
         self.kafka.produce(self.topic, encoded)
 
     def tick(self):
-        sensor = self.defs.get_repository_def().get_sensor_def(SENSOR)
-        context = build_sensor_context(
-            instance=self.instance,
-            instance_ref=self.instance.get_ref(),
-            cursor=self.cursor,
-            resources=self.defs.resources,
-            definitions=self.defs,
-        )
-        result = sensor.evaluate_tick(context)
-        for request in result.dynamic_partitions_requests or []:
-            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        result = evaluate_sensor(self.defs, self.instance, SENSOR, self.cursor)
         self.cursor = result.cursor
         return result
 
     def retry_tick(self):
-        schedule = self.defs.get_repository_def().get_schedule_def(RETRY_SCHEDULE)
-        context = build_schedule_context(
-            instance=self.instance,
-            resources=self.defs.resources,
-            repository_def=self.defs.get_repository_def(),
-        )
-        return schedule.evaluate_tick(context)
+        return evaluate_schedule(self.defs, self.instance, RETRY_SCHEDULE)
 
     def run(self, request):
-        result = execute_request(self.defs, self.instance, request, JOB, raise_on_error=False)
-        name = "inbox_handled_on_run_success" if result.success else "inbox_failed_on_run_failure"
-        event = result.get_run_success_event() if result.success else result.get_run_failure_event()
-        sensor = self.defs.get_repository_def().get_sensor_def(name)
-        sensor(
-            build_run_status_sensor_context(
-                sensor_name=name,
-                dagster_event=event,
-                dagster_instance=self.instance,
-                dagster_run=result.dagster_run,
-                resources={"inbox": self.defs.resources["inbox"]},
-            )
-        )
+        result = execute_and_settle(self.defs, self.instance, request, JOB)
         self.runs.append(result)
         return result
 

@@ -12,7 +12,6 @@ path, body, status, time; never the Authorization header), and POST /_fail {"pat
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from mm_platform.core.standin_http import JsonHandler
 from mm_platform.scoring.dev.sample_data import EMBEDDED_API_TOKEN
 
 TOKEN_ENV = "MM_PLATFORM_SCORING_API_TOKEN"
@@ -174,29 +174,10 @@ def _outage(body: Any) -> Outage | None:
 
 
 def make_handler(store: Store, outages: Outages, token: str | None) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: Any) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    required_token = token  # a class body cannot read the factory's `token` under that name
 
-        def _body(self) -> Any:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if not raw:
-                return None
-            try:
-                return json.loads(raw)
-            except ValueError:
-                return raw.decode("utf-8", "replace")[:1000]  # recorded as text, refused as not JSON
-
-        def _authorized(self) -> bool:
-            if not token:
-                return True
-            given = self.headers.get("Authorization") or ""
-            return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    class Handler(JsonHandler):
+        token = required_token
 
         def _handle(self, method: str) -> None:
             url = urlparse(self.path)

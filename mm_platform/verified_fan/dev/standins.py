@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from mm_platform.core.standin_http import JsonHandler
+
 SCHEMA = """
 create table if not exists campaign (id text primary key, body text not null);
 create table if not exists scoring (
@@ -83,15 +85,7 @@ class Store:
 
 
 def make_handler(store: Store) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: Any) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
+    class Handler(JsonHandler):
         def _body(self) -> Any:
             length = int(self.headers.get("Content-Length") or 0)
             try:
