@@ -37,14 +37,12 @@ import json
 import os
 import sqlite3
 import threading
-import time
 import uuid
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from mm_platform.core.standin_http import JsonHandler
+from mm_platform.core.standin_http import ForcedAnswers, JsonHandler, RequestLog, parse_forced_answer
 
 TOKEN_ENV = "MM_PLATFORM_ARENA_LOOKUPS_TOKEN"
 # the namespace of the derived MR ids: the same Arena id gets the same MR id in every run and process
@@ -56,10 +54,6 @@ create table if not exists gjennomforing (arena_id text primary key, mr_id text,
 create index if not exists gjennomforing_mr_id on gjennomforing (mr_id);
 create table if not exists person (person_id text primary key, fnr text);
 create table if not exists deltakelser (person_ident text primary key, body text not null);
-create table if not exists request (
-    seq integer primary key autoincrement, method text not null, path text not null,
-    body text, status integer not null, at real not null
-);
 """
 
 
@@ -89,6 +83,7 @@ class Store:
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
+        self.log = RequestLog(self.db, self.lock)
 
     def put_gjennomforing(self, arena_id: str, body: dict[str, Any]) -> dict[str, Any]:
         mr_id = body["id"] if "id" in body else derived_mr_id(arena_id)
@@ -144,76 +139,6 @@ class Store:
                 "select body from deltakelser where person_ident = ?", (person_ident,)
             ).fetchone()
         return [] if row is None else json.loads(row[0])
-
-    def record(self, method: str, path: str, body: Any, status: int) -> None:
-        with self.lock, self.db:
-            self.db.execute(
-                "insert into request (method, path, body, status, at) values (?, ?, ?, ?, ?)",
-                (method, path, json.dumps(body), status, time.time()),
-            )
-
-    def requests(self) -> list[dict[str, Any]]:
-        with self.lock:
-            rows = self.db.execute(
-                "select method, path, body, status, at from request order by seq"
-            ).fetchall()
-        return [
-            {"method": m, "path": p, "body": json.loads(b), "status": s, "at": at} for m, p, b, s, at in rows
-        ]
-
-
-@dataclass
-class Forced:
-    path_prefix: str | None
-    id: str | None
-    status: int
-    times: int
-
-    def matches(self, path: str, ids: set[str]) -> bool:
-        return (self.path_prefix is None or path.startswith(self.path_prefix)) and (
-            self.id is None or self.id in ids
-        )
-
-
-class ForcedAnswers:
-    """Armed answers: each matching lookup uses up one of its rule's `times`, oldest rule first."""
-
-    def __init__(self) -> None:
-        self.rules: list[Forced] = []
-        self.lock = threading.Lock()
-
-    def arm(self, rule: Forced) -> None:
-        """Add the rule; `times: 0` disarms the rules with the same path_prefix and id."""
-        with self.lock:
-            if rule.times == 0:
-                self.rules = [r for r in self.rules if (r.path_prefix, r.id) != (rule.path_prefix, rule.id)]
-            else:
-                self.rules.append(rule)
-
-    def status_for(self, path: str, ids: set[str]) -> int | None:
-        with self.lock:
-            for rule in self.rules:
-                if rule.times > 0 and rule.matches(path, ids):
-                    rule.times -= 1
-                    return rule.status
-        return None
-
-
-def _forced(body: Any) -> Forced | None:
-    if not isinstance(body, dict):
-        return None
-    prefix, ident = body.get("path_prefix"), body.get("id")
-    status, times = body.get("status"), body.get("times", 1)
-    ident = None if ident is None else str(ident)
-    valid = (
-        (prefix is not None or ident is not None)
-        and (prefix is None or (isinstance(prefix, str) and prefix.startswith("/")))
-        and isinstance(status, int)
-        and 400 <= status <= 599
-        and isinstance(times, int)
-        and times >= 0
-    )
-    return Forced(prefix, ident, status, times) if valid else None
 
 
 def _ids(parts: list[str], query: dict[str, list[str]], body: Any) -> set[str]:
@@ -291,14 +216,14 @@ def make_handler(
                 status, answer = 401, {"message": "missing or invalid bearer token"}
             else:
                 status, answer = lookups.route(method, parts, query, body)
-            store.record(method, self.path, body, status)
+            store.log.record(method, self.path, body, status)
             self._answer(status, answer)
 
         def _control(self, method: str, parts: list[str], body: Any) -> tuple[int, Any]:
             if (method, parts) == ("GET", ["_requests"]):
-                return 200, store.requests()
+                return 200, store.log.requests()
             if method == "POST" and parts in (["_answer"], ["_fail"]):
-                rule = _forced(body)
+                rule = parse_forced_answer(body, by_id=True)
                 if rule is None:
                     return 400, {
                         "message": 'expected {"path_prefix": "/...", and/or "id": "...", '

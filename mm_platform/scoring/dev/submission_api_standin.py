@@ -16,15 +16,13 @@ import json
 import os
 import sqlite3
 import threading
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from mm_platform.core.standin_http import JsonHandler
+from mm_platform.core.standin_http import ForcedAnswers, JsonHandler, RequestLog, parse_forced_answer
 from mm_platform.scoring.dev.sample_data import EMBEDDED_API_TOKEN
 
 TOKEN_ENV = "MM_PLATFORM_SCORING_API_TOKEN"
@@ -37,10 +35,6 @@ create table if not exists review_summation (
     id text primary key, submission_id text not null, body text not null
 );
 create table if not exists submission (id text primary key, body text not null);
-create table if not exists request (
-    seq integer primary key autoincrement, method text not null, path text not null,
-    body text, status integer not null, at real not null
-);
 """
 
 
@@ -51,6 +45,7 @@ class Store:
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
+        self.log = RequestLog(self.db, self.lock)
 
     def add_review(self, body: dict[str, Any]) -> dict[str, Any]:
         stored = {**body, "id": str(uuid.uuid4()), "created": _now()}
@@ -102,53 +97,6 @@ class Store:
             row = self.db.execute("select body from submission where id = ?", (submission_id,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def record(self, method: str, path: str, body: Any, status: int) -> None:
-        with self.lock, self.db:
-            self.db.execute(
-                "insert into request (method, path, body, status, at) values (?, ?, ?, ?, ?)",
-                (method, path, json.dumps(body), status, time.time()),
-            )
-
-    def requests(self) -> list[dict[str, Any]]:
-        with self.lock:
-            rows = self.db.execute(
-                "select method, path, body, status, at from request order by seq"
-            ).fetchall()
-        return [
-            {"method": m, "path": p, "body": json.loads(b), "status": s, "at": at} for m, p, b, s, at in rows
-        ]
-
-
-@dataclass
-class Outage:
-    path_prefix: str
-    status: int
-    times: int
-
-
-class Outages:
-    """Armed failures: each matching request uses up one of its rule's `times`."""
-
-    def __init__(self) -> None:
-        self.rules: list[Outage] = []
-        self.lock = threading.Lock()
-
-    def arm(self, rule: Outage) -> None:
-        """Add the rule; `times: 0` ends the outages armed for that prefix (the service is back)."""
-        with self.lock:
-            if rule.times == 0:
-                self.rules = [r for r in self.rules if r.path_prefix != rule.path_prefix]
-            else:
-                self.rules.append(rule)
-
-    def status_for(self, path: str) -> int | None:
-        with self.lock:
-            for rule in self.rules:
-                if path.startswith(rule.path_prefix) and rule.times > 0:
-                    rule.times -= 1
-                    return rule.status
-        return None
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -158,22 +106,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _outage(body: Any) -> Outage | None:
-    if not isinstance(body, dict):
-        return None
-    prefix, status, times = body.get("path_prefix"), body.get("status"), body.get("times", 1)
-    valid = (
-        isinstance(prefix, str)
-        and prefix.startswith("/")
-        and isinstance(status, int)
-        and 400 <= status <= 599
-        and isinstance(times, int)
-        and times >= 0
-    )
-    return Outage(prefix, status, times) if valid else None
-
-
-def make_handler(store: Store, outages: Outages, token: str | None) -> type[BaseHTTPRequestHandler]:
+def make_handler(store: Store, outages: ForcedAnswers, token: str | None) -> type[BaseHTTPRequestHandler]:
     required_token = token  # a class body cannot read the factory's `token` under that name
 
     class Handler(JsonHandler):
@@ -192,14 +125,14 @@ def make_handler(store: Store, outages: Outages, token: str | None) -> type[Base
                 status, answer = 401, {"message": "missing or invalid bearer token"}
             else:
                 status, answer = self._route(method, url.path, parse_qs(url.query), body)
-            store.record(method, self.path, body, status)
+            store.log.record(method, self.path, body, status)
             self._answer(status, answer)
 
         def _control(self, method: str, path: str, body: Any) -> tuple[int, Any]:
             if (method, path) == ("GET", "/_requests"):
-                return 200, store.requests()
+                return 200, store.log.requests()
             if (method, path) == ("POST", "/_fail"):
-                rule = _outage(body)
+                rule = parse_forced_answer(body, by_id=False)
                 if rule is None:
                     return 400, {"message": 'expected {"path_prefix": "/...", "status": 400-599, "times": n}'}
                 outages.arm(rule)
@@ -247,7 +180,7 @@ def make_handler(store: Store, outages: Outages, token: str | None) -> type[Base
 
 
 def serve(host: str, port: int, db: str, token: str | None = None) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_handler(Store(db), Outages(), token))
+    server = ThreadingHTTPServer((host, port), make_handler(Store(db), ForcedAnswers(), token))
     server.daemon_threads = True  # a hung client must not keep the process from stopping
     return server
 
