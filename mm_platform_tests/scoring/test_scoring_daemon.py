@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
@@ -21,7 +20,7 @@ from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sql import engine_for
 from mm_platform.scoring.dev.stack import sample_submissions
 from mm_platform.scoring.dev.submission_api_standin import serve
-from mm_platform_tests.scoring.test_scoring_flow import TOKEN, challenge_configs, put_configs
+from mm_platform_tests.scoring.test_scoring_flow import TOKEN, challenge_configs, moto_s3, put_configs
 from mm_platform_tests.test_daemon_e2e import REPO, start_daemon, wait_for
 
 BUCKET = "scoring-daemon-submissions"
@@ -43,13 +42,7 @@ def api(tmp_path: Path) -> Iterator[str]:
 def test_a_hung_scorer_does_not_delay_another_challenge(
     kafka: KafkaResource, topic: str, moto_endpoint: str, api: str, tmp_path: Path
 ) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    s3 = moto_s3(moto_endpoint)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="good.zip", Body=sample_submissions()["good-1"], ACL="public-read")
     release = tmp_path / "release-the-scorer"

@@ -24,6 +24,7 @@ from dagster import (
     instance_for_test,
 )
 
+from mm_platform.core.aws import EMBEDDED_CREDENTIALS
 from mm_platform.core.devstack import free_port
 from mm_platform.core.inbox import EventInbox, InboxEvent, Status
 from mm_platform.core.kafka import KafkaResource
@@ -36,8 +37,8 @@ from mm_platform.scoring.dev.cli import scoring
 from mm_platform.scoring.dev.sample_data import SAMPLE_CONFIGS, submission_event
 from mm_platform.scoring.dev.stack import sample_submissions
 from mm_platform.scoring.dev.submission_api_standin import serve
-from mm_platform.scoring.rules.config import TOKEN_PARAMETER, config_parameter
 from mm_platform.scoring.rules.leaderboard import FAILED, SCORED
+from mm_platform.scoring.stores.config_store import ChallengeConfigStore
 from mm_platform.scoring.stores.scores_store import ScoringStore
 from mm_platform_tests.runs import evaluate_schedule, evaluate_sensor, execute_and_settle
 
@@ -123,15 +124,13 @@ class Scoring:
         ).raise_for_status()
 
 
+def moto_s3(moto_endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
+
+
 @pytest.fixture(scope="module")
 def samples_bucket(moto_endpoint: str) -> str:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    s3 = moto_s3(moto_endpoint)
     s3.create_bucket(Bucket=BUCKET)
     for name, body in sample_submissions().items():
         s3.put_object(Bucket=BUCKET, Key=f"samples/{name}.zip", Body=body, ACL="public-read")
@@ -139,18 +138,11 @@ def samples_bucket(moto_endpoint: str) -> str:
 
 
 def put_configs(moto_endpoint: str, configs: dict[str, dict]) -> None:
-    ssm = boto3.client(
-        "ssm",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    """The challenges' configs and the API token in moto's SSM, as the embedded stack stores them."""
+    store = ChallengeConfigStore(endpoint_url=moto_endpoint, region_name="us-east-1", **EMBEDDED_CREDENTIALS)
     for challenge_id, config in configs.items():
-        ssm.put_parameter(
-            Name=config_parameter(challenge_id), Value=json.dumps(config), Type="String", Overwrite=True
-        )
-    ssm.put_parameter(Name=TOKEN_PARAMETER, Value=TOKEN, Type="SecureString", Overwrite=True)
+        store.put_config(challenge_id, config)
+    store.put_token(TOKEN)
 
 
 def challenge_configs(**changes: Any) -> dict[str, dict]:
@@ -537,8 +529,7 @@ def test_a_score_that_cannot_be_stored_is_refused_without_retry_and_nothing_is_p
 
 def test_a_replayed_dead_letter_is_scored_again_once_its_cause_is_fixed(sqlite_flow: Scoring) -> None:
     flow = sqlite_flow
-    credentials = {"aws_access_key_id": "t", "aws_secret_access_key": "t"}
-    s3 = boto3.client("s3", endpoint_url=flow.aws, region_name="us-east-1", **credentials)
+    s3 = moto_s3(flow.aws)
     key = f"samples/fixable-{uuid.uuid4().hex[:6]}.zip"
     s3.put_object(Bucket=BUCKET, Key=key, Body=sample_submissions()["crashing"], ACL="public-read")
     sub = flow.submission("max", "m1", url=f"{flow.aws}/{BUCKET}/{key}")
