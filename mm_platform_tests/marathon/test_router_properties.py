@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from dagster import build_sensor_context
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mm_platform.core.inbox import MAX_REASON, EventInbox, Status
@@ -131,6 +131,20 @@ def test_review_end_router_stores_any_message_with_a_status(
 
 @PROPERTY_SETTINGS
 @given(key=keys, value=rating_values, header_list=headers)
+@example(  # a roundId far beyond BIGINT was once accepted as a partition
+    key=None,
+    value=json.dumps(
+        {
+            "originator": "rating.calculation.service",
+            "payload": {
+                "roundId": -2711471334715333172789248,
+                "event": "RATINGS_CALCULATION",
+                "status": "SUCCESS",
+            },
+        }
+    ).encode(),
+    header_list=(),
+)
 def test_rating_router_stores_any_message_with_a_status(
     inbox: EventInbox, key: bytes | None, value: bytes | None, header_list: tuple
 ) -> None:

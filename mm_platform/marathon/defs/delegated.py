@@ -63,9 +63,13 @@ def _round_id(payload: dict[str, Any]) -> int:
     if isinstance(value, bool) or value is None:
         raise PayloadError("missing field payload.roundId")
     try:
-        return int(value)
+        round_id = int(value)
     except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(inf)
         raise PayloadError(f"payload.roundId must be an integer, got {value!r}") from exc
+    # a round id is a positive BIGINT in the warehouse; anything else names no round
+    if not 0 < round_id < 2**63:
+        raise PayloadError(f"payload.roundId must be a positive 64-bit integer, got {value!r}")
+    return round_id
 
 
 def rating_event_router(_context: RouterContext) -> Router:
