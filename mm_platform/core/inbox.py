@@ -47,6 +47,7 @@ class Status(str, Enum):
     FAILED = "FAILED"
     IGNORED = "IGNORED"
     INVALID = "INVALID"
+    EXTERNAL_SOURCE = "EXTERNAL_SOURCE"  # settled: the record belongs to another system (Arena ACL)
 
 
 metadata = MetaData()

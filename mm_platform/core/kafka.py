@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -38,6 +39,13 @@ class KafkaRecord:
     value: bytes | None
     headers: tuple[tuple[str, bytes | None], ...]
     timestamp_ms: int | None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    key: str | bytes | None
+    value: bytes | None  # None: a tombstone
+    headers: Mapping[str, str | bytes] = field(default_factory=dict)
 
 
 # Offsets are kept as {topic: {partition: next offset to read}}.
@@ -224,6 +232,51 @@ class KafkaResource(ConfigurableResource):
                 f"{len(failures) or remaining} of {count} message(s): {detail}"
             )
         return count
+
+    def produce_messages(self, topic: str, messages: Sequence[OutgoingMessage]) -> list[tuple[int, int]]:
+        """Produce `messages` in order with an idempotent producer (no duplicates or reordering from
+        the client's own retries) and wait for every delivery; returns each message's (partition,
+        offset). Raises KafkaUnavailableError if any message was not acknowledged."""
+        producer = Producer(
+            {
+                **self._base_config(),
+                "enable.idempotence": True,
+                "message.timeout.ms": int(self.request_timeout_seconds * 1000),
+            }
+        )
+        placed: list[tuple[int, int] | None] = [None] * len(messages)
+        failures: list[str] = []
+
+        def on_delivery(index: int) -> Callable[[KafkaError | None, Any], None]:
+            def record(error: KafkaError | None, message: Any) -> None:
+                if error is not None:
+                    failures.append(str(error))
+                else:
+                    placed[index] = (message.partition(), message.offset())
+
+            return record
+
+        for index, message in enumerate(messages):
+            while True:
+                try:
+                    producer.produce(
+                        topic,
+                        value=message.value,
+                        key=message.key,
+                        headers=list(message.headers.items()) or None,
+                        on_delivery=on_delivery(index),
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.1)  # local queue full: let deliveries drain
+        remaining = producer.flush(self.request_timeout_seconds + 2)
+        if remaining or failures or any(p is None for p in placed):
+            detail = failures[0] if failures else f"{remaining} message(s) still queued"
+            raise KafkaUnavailableError(
+                f"produce to {topic!r} at {self.bootstrap_servers} failed for "
+                f"{len(failures) or remaining} of {len(messages)} message(s): {detail}"
+            )
+        return [p for p in placed if p is not None]
 
     def create_topics(self, topics: Mapping[str, int]) -> list[str]:
         """Create the topics (name -> partition count) that do not exist yet; returns those created."""

@@ -26,7 +26,7 @@ Control endpoints (never checked for the token):
 - GET /_requests: every lookup received (method, path, body, status, time; never the Authorization
   header).
 
-    python -m mm_platform.arena.dev.lookups_standin --port 4591 --db .mm_platform/arena-lookups.db
+    python -m mm_platform.arena.dev.lookups_standin --port 4582 --db .mm_platform/arena-lookups.db
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def serve(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4591)
+    parser.add_argument("--port", type=int, default=4582)
     parser.add_argument("--db", required=True)
     parser.add_argument(
         "--token", default=None, help=f"bearer token to require (default: ${TOKEN_ENV}, else none)"

@@ -2,7 +2,7 @@
 the deltaker processor treats differently), persons with and without an fnr in Arena, and one
 person's deltakelser in amt-tiltak. `load(url)` registers them in a running lookups stand-in.
 
-    python -m mm_platform.arena.dev.sample_lookups --url http://127.0.0.1:4591
+    python -m mm_platform.arena.dev.sample_lookups --url http://127.0.0.1:4582
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def load(url: str, timeout: float = 10) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:4591")
+    parser.add_argument("--url", default="http://127.0.0.1:4582")
     print(f"registered {load(parser.parse_args().url)} samples")
 
 

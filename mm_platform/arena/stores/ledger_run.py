@@ -1,0 +1,56 @@
+"""One processing run over the ledger (spec §3, with §10's back-off): NEW rows first, then the RETRY
+rows that are due, then (nightly) the FAILED rows; each status a table at a time in the original's
+order (gjennomføringer, deltakere, hist deltakere) and within a page in pos order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from mm_platform.arena.rules.ledger import ArenaStatus, retry_due
+from mm_platform.arena.stores.ledger_store import ArenaStore
+from mm_platform.arena.stores.processors import ArenaProcessor, RunStats
+
+
+def process_ledger(
+    store: ArenaStore,
+    processor: ArenaProcessor,
+    topics: Sequence[str],
+    *,
+    now: dt.datetime,
+    batch_size: int,
+    include_failed: bool = False,
+) -> RunStats:
+    seen: set[int] = set()  # a row settled RETRY by this run waits for the next run, not this one
+    phases = [ArenaStatus.NEW, ArenaStatus.RETRY] + ([ArenaStatus.FAILED] if include_failed else [])
+    for status in phases:
+        for topic in topics:
+            after_id = 0
+            while True:
+                page, last_id = store.page([topic], [status], after_id, batch_size)
+                if not last_id:
+                    break
+                after_id = last_id
+                for entry in sorted(page, key=lambda e: (e.pos, e.id)):
+                    if entry.id in seen:
+                        continue
+                    if status is ArenaStatus.RETRY and not retry_due(
+                        entry.attempts, entry.last_attempted, now
+                    ):
+                        continue
+                    seen.add(entry.id)
+                    processor.process(entry)
+    return processor.stats
+
+
+def due_work(store: ArenaStore, topics: Sequence[str], now: dt.datetime, batch_size: int = 5000) -> int:
+    """How many rows a run would process now (NEW, or RETRY and due): the retry schedule's question."""
+    count, after_id = 0, 0
+    while True:
+        page, last_id = store.page(topics, [ArenaStatus.NEW, ArenaStatus.RETRY], after_id, batch_size)
+        if not last_id:
+            return count
+        after_id = last_id
+        count += sum(
+            1 for e in page if e.status is ArenaStatus.NEW or retry_due(e.attempts, e.last_attempted, now)
+        )

@@ -1,0 +1,126 @@
+"""The outbox relay: output messages reach Kafka exactly once per handled ledger row.
+
+A processor writes each output message as an `arena_outbox` row in the transaction that settles its
+ledger row. The relay produces pending rows in id order with an idempotent producer (each message
+carries its outbox id in the `mm-outbox-id` header), then marks them with the partition and offset
+Kafka gave them. A crash between producing and marking leaves rows that are on the topic but not
+marked: before producing, the relay reads each topic from just after the newest marked offset and
+marks the rows whose ids it finds there, so nothing is produced twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from mm_platform.arena.stores.ledger_store import ArenaStore, outbox_table
+from mm_platform.core.inbox import utcnow
+from mm_platform.core.kafka import KafkaResource, OutgoingMessage
+
+OUTBOX_HEADER = "mm-outbox-id"
+# how many outbox rows one produce call sends and one transaction marks
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class RelayReport:
+    produced: dict[str, int]  # topic -> messages produced by this relay
+    recovered: int  # rows found on the topic already (a previous relay crashed before marking)
+    pending_before: int
+
+
+class OutboxRelay:
+    def __init__(self, store: ArenaStore, kafka: KafkaResource) -> None:
+        self.store = store
+        self.kafka = kafka
+
+    def pending_count(self) -> int:
+        with self.store.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(outbox_table).where(outbox_table.c.produced_at.is_(None))
+            ).scalar_one()
+
+    def relay(self, topics: Sequence[str]) -> RelayReport:
+        pending = self.pending_count()
+        produced = dict.fromkeys(topics, 0)
+        if not pending:
+            return RelayReport(produced, 0, 0)
+        recovered = sum(self._recover(topic) for topic in topics)
+        while True:
+            rows = self._pending(CHUNK)
+            if not rows:
+                break
+            # one topic at a time, in id order within it (a deltaker's messages keep their order)
+            for topic in dict.fromkeys(r.topic for r in rows):
+                batch = [r for r in rows if r.topic == topic]
+                placed = self.kafka.produce_messages(
+                    topic,
+                    [OutgoingMessage(r.message_key, r.value, {OUTBOX_HEADER: str(r.id)}) for r in batch],
+                )
+                self._mark([(r.id, p, o) for r, (p, o) in zip(batch, placed, strict=True)])
+                produced[topic] = produced.get(topic, 0) + len(batch)
+        return RelayReport(produced, recovered, pending)
+
+    def _pending(self, limit: int) -> list:
+        with self.store.engine.connect() as conn:
+            return conn.execute(
+                select(
+                    outbox_table.c.id, outbox_table.c.topic, outbox_table.c.message_key, outbox_table.c.value
+                )
+                .where(outbox_table.c.produced_at.is_(None))
+                .order_by(outbox_table.c.id)
+                .limit(limit)
+            ).all()
+
+    def _mark(self, placements: Sequence[tuple[int, int, int]]) -> None:
+        now = utcnow()
+        with self.store.engine.begin() as conn:
+            for outbox_id, partition, offset in placements:
+                conn.execute(
+                    update(outbox_table)
+                    .where(outbox_table.c.id == outbox_id, outbox_table.c.produced_at.is_(None))
+                    .values(produced_at=now, produced_partition=partition, produced_offset=offset)
+                )
+
+    def _recover(self, topic: str) -> int:
+        """Mark the pending rows of `topic` that a previous relay produced but did not mark."""
+        with self.store.engine.connect() as conn:
+            start = {
+                partition: offset + 1
+                for partition, offset in conn.execute(
+                    select(outbox_table.c.produced_partition, func.max(outbox_table.c.produced_offset))
+                    .where(outbox_table.c.topic == topic, outbox_table.c.produced_at.is_not(None))
+                    .group_by(outbox_table.c.produced_partition)
+                )
+            }
+            pending = {
+                row[0]
+                for row in conn.execute(
+                    select(outbox_table.c.id).where(
+                        outbox_table.c.topic == topic, outbox_table.c.produced_at.is_(None)
+                    )
+                )
+            }
+        if not pending:
+            return 0
+        # explicit offsets for every partition: a partition with no marked row is read from its start
+        offsets: dict[str, dict[int, int]] = {
+            topic: {p: start.get(p, 0) for p in self.kafka.partitions(topic)}
+        }
+        found: list[tuple[int, int, int]] = []
+        while True:
+            records, next_offsets = self.kafka.consume_batch(
+                [topic], offsets, max_messages=50_000, max_seconds=30
+            )
+            for record in records:
+                header = dict(record.headers).get(OUTBOX_HEADER)
+                outbox_id = int(header) if header and header.isdigit() else None
+                if outbox_id in pending:
+                    found.append((outbox_id, record.partition, record.offset))
+            if not records:
+                break
+            offsets = next_offsets
+        self._mark(found)
+        return len(found)

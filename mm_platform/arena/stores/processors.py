@@ -1,0 +1,375 @@
+"""The three processors (spec §4, §5, §6): one ledger row in, its next status out.
+
+Each row is processed in one transaction that also holds what it wrote (gjennomføring, translations,
+deltaker, outbox rows) and its new status, so a crash leaves either all of it or none. A processor
+ends a row with an `Outcome` (the original's exception classes); `rules/ledger.py` turns that into
+the status on the live path (a NEW row) or the retry path (RETRY / FAILED rows). A lookup that fails
+(5xx, timeout, connection refused) rolls the row's writes back and ends it as ERROR, i.e. RETRY.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from mm_platform.arena.rules.deltaker import (
+    Codes,
+    DeltakerInvalid,
+    is_external,
+    matching,
+    to_amt_deltaker,
+    validate,
+)
+from mm_platform.arena.rules.dependencies import gjennomforing_verdict
+from mm_platform.arena.rules.envelope import (
+    HIST_TILTAKDELTAKER_TABLE,
+    TILTAKDELTAKER_TABLE,
+    TILTAKGJENNOMFORING_TABLE,
+    Operation,
+)
+from mm_platform.arena.rules.ledger import (
+    ArenaStatus,
+    Outcome,
+    earlier_unhandled,
+    earlier_unhandled_note,
+    live_status,
+    retry_status,
+)
+from mm_platform.arena.rules.output import (
+    FEILREGISTRERT,
+    AmtDeltaker,
+    amt_envelope,
+    enkeltplass_value,
+    message_key,
+    serialize,
+)
+from mm_platform.arena.rules.payloads import (
+    ArenaDeltaker,
+    ArenaGjennomforing,
+    ArenaHistDeltaker,
+    ArenaPayloadError,
+)
+from mm_platform.arena.rules.tiltak import GjennomforingFlags, MulighetsrommetAnswerError, is_supported
+from mm_platform.arena.stores.ledger_store import ArenaStore, LedgerEntry
+from mm_platform.arena.stores.lookups import AmtTiltakApi, CachedOrds, MulighetsrommetApi
+from mm_platform.core.inbox import is_data_error
+from mm_platform.core.services import ServiceError
+
+# how many of the retry job's attempts a delete waits for the hist message before FEILREGISTRERT (§5.10)
+DELETE_WAITS_FOR_HIST = 2
+
+
+class Stop(Exception):
+    """Ends the processing of one row with an outcome and a note."""
+
+    def __init__(self, outcome: Outcome, note: str) -> None:
+        super().__init__(note)
+        self.outcome = outcome
+        self.note = note
+
+
+@dataclass(frozen=True)
+class OutputTopics:
+    amt: str
+    enkeltplass: str
+    deltaker: str  # the input topics whose WAITING rows a valid gjennomføring re-queues
+    hist: str
+
+
+@dataclass(frozen=True)
+class Settled:
+    status: ArenaStatus
+    note: str | None
+    published: int
+
+
+@dataclass
+class RunStats:
+    """What one processing run did, for the materialization's metadata."""
+
+    by_status: Counter = field(default_factory=Counter)
+    published: int = 0
+    mr_lookups: int = 0
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            **{f"settled {s.lower()}": n for s, n in sorted(self.by_status.items())},
+            "rows processed": sum(self.by_status.values()),
+            "messages to publish": self.published,
+            "mulighetsrommet v2 lookups": self.mr_lookups,
+        }
+
+
+class ArenaProcessor:
+    """Processes ledger rows one at a time. Make one per run: it caches Mulighetsrommet's answers and
+    the person lookups for the run (a replay meets the same gjennomføring and person many times)."""
+
+    def __init__(
+        self,
+        store: ArenaStore,
+        mulighetsrommet: MulighetsrommetApi,
+        ords: CachedOrds,
+        amt_tiltak: AmtTiltakApi,
+        topics: OutputTopics,
+        local_now: dt.datetime,
+    ) -> None:
+        self.store = store
+        self.mulighetsrommet = mulighetsrommet
+        self.ords = ords
+        self.amt_tiltak = amt_tiltak
+        self.topics = topics
+        self.local_now = local_now  # Arena's local time, naive: "today" and the envelope timestamp
+        self.stats = RunStats()
+        self._flags: dict[uuid.UUID, GjennomforingFlags] = {}
+
+    def process(self, entry: LedgerEntry) -> Settled:
+        handler = {
+            TILTAKGJENNOMFORING_TABLE: self._gjennomforing,
+            TILTAKDELTAKER_TABLE: self._deltaker,
+            HIST_TILTAKDELTAKER_TABLE: self._hist,
+        }[entry.table]
+        published: list[int] = []
+        try:
+            with self.store.engine.begin() as conn:
+                try:
+                    outcome, note = Outcome.HANDLED, handler(conn, entry, published)
+                except Stop as stop:  # outbox rows are only added after a processor's last Stop
+                    outcome, note = stop.outcome, stop.note
+                settled = self._settle(conn, entry, outcome, note)
+        except Exception as error:
+            if isinstance(error, DBAPIError) and not is_data_error(error):
+                raise  # the database is down: the run fails and the row stays as it was
+            # a lookup failing (5xx, timeout) or anything unforeseen in this row's data: its writes are
+            # rolled back and it is tried again later (RETRY, FAILED after 10 attempts), as the original
+            published.clear()
+            reason = (
+                str(error)
+                if isinstance(error, (ServiceError, MulighetsrommetAnswerError))
+                else (f"{type(error).__name__}: {error}")
+            )
+            with self.store.engine.begin() as conn:
+                settled = self._settle(conn, entry, Outcome.ERROR, reason)
+        self.stats.by_status[settled.status.value] += 1
+        self.stats.published += len(published)
+        return Settled(settled.status, settled.note, len(published))
+
+    def _settle(self, conn: Connection, entry: LedgerEntry, outcome: Outcome, note: str | None) -> Settled:
+        if entry.status is ArenaStatus.NEW:
+            status = live_status(outcome)
+            self.store.settle(conn, entry.id, status, note)
+        else:
+            decision = retry_status(entry.status, entry.attempts, outcome)
+            status = decision.status
+            self.store.settle(
+                conn, entry.id, status, note, attempts=decision.attempts, attempted=decision.counts_attempt
+            )
+        return Settled(status, note, 0)
+
+    # ---- §4 gjennomføring --------------------------------------------------------------------------
+
+    def _gjennomforing(self, conn: Connection, entry: LedgerEntry, _published: list[int]) -> str | None:
+        record = _read(ArenaGjennomforing, entry)
+        self.store.upsert_gjennomforing(conn, record.arena_id, record.tiltakskode, record.is_valid)
+        if not is_supported(record.tiltakskode):
+            # the original writes no ledger row at all (§4.3); here it is IGNORED and deleted within the hour
+            raise Stop(Outcome.IGNORED, f"Tiltakskode {record.tiltakskode} støttes ikke")
+        try:
+            mr_id = self.mulighetsrommet.gjennomforing_id(record.arena_id)
+        except ServiceError:
+            mr_id = None  # swallowed as in the original: the deltakere ask again
+        if mr_id is not None:
+            self.store.set_mr_id(conn, record.arena_id, mr_id)
+        notes = [] if record.is_valid else [f"ugyldig: {record.invalid_reason}"]
+        if record.is_valid:
+            requeued = self.store.requeue_waiting(
+                conn, [self.topics.deltaker, self.topics.hist], record.arena_id
+            )
+            if requeued:
+                notes.append(f"{requeued} ventende deltaker(e) satt til RETRY")
+        return "; ".join(notes) or None
+
+    def _resolve_gjennomforing(self, conn: Connection, gjennomforing_id: str) -> GjennomforingFlags:
+        known = self.store.gjennomforing(conn, gjennomforing_id)
+        mr_id = known.mr_id if known is not None else None
+        if known is not None and mr_id is None and is_supported(known.tiltak_kode) and known.is_valid:
+            mr_id = self.mulighetsrommet.gjennomforing_id(gjennomforing_id)
+            if mr_id is not None:
+                self.store.set_mr_id(conn, gjennomforing_id, mr_id)
+        verdict = gjennomforing_verdict(gjennomforing_id, known, mr_id)
+        if not verdict.ready:
+            raise Stop(verdict.outcome, verdict.note or "")  # type: ignore[arg-type]
+        assert mr_id is not None
+        if mr_id not in self._flags:
+            self.stats.mr_lookups += 1
+            self._flags[mr_id] = GjennomforingFlags.from_mr_v2(self.mulighetsrommet.gjennomforing(mr_id))
+        return self._flags[mr_id]
+
+    def _person_ident(self, person_id: int) -> str:
+        fnr = self.ords.fnr(person_id)
+        if fnr is None:
+            raise Stop(Outcome.INVALID, "Arena mangler personlig ident")
+        return fnr
+
+    def _publish(
+        self,
+        conn: Connection,
+        entry: LedgerEntry,
+        deltaker: AmtDeltaker,
+        operation: Operation,
+        flags: GjennomforingFlags,
+        published: list[int],
+        *,
+        enkeltplass_topic: bool = True,
+    ) -> None:
+        if flags.enkeltplass and enkeltplass_topic:
+            topic, value = self.topics.enkeltplass, enkeltplass_value(deltaker)
+        else:
+            topic, value = self.topics.amt, amt_envelope(deltaker, operation, uuid.uuid4(), self.local_now)
+        self.store.add_outbox(conn, entry.id, topic, message_key(deltaker), serialize(value))
+        published.append(entry.id)
+
+    # ---- §5 deltaker -----------------------------------------------------------------------------------
+
+    def _deltaker(self, conn: Connection, entry: LedgerEntry, published: list[int]) -> str | None:
+        record = _read(ArenaDeltaker, entry)
+        flags = self._resolve_gjennomforing(conn, str(record.tiltakgjennomforing_id))
+        self._external_guard(conn, record)
+        codes = _validated(record)
+        person_ident = self._person_ident(record.person_id)  # type: ignore[arg-type]
+        amt_id = self.store.amt_id_or_new(conn, TILTAKDELTAKER_TABLE, record.arena_id)
+        deltaker = to_amt_deltaker(amt_id, record, codes, flags, person_ident, self.local_now.date())
+        blocking = earlier_unhandled(
+            self.store.history(conn, entry.topic, TILTAKDELTAKER_TABLE, record.arena_id), entry.pos
+        )
+        if blocking is not None:
+            raise Stop(Outcome.DEPENDENCY_NOT_INGESTED, earlier_unhandled_note(record.arena_id))
+        if entry.operation is not Operation.DELETED:
+            self._publish(conn, entry, deltaker, entry.operation, flags, published)
+            self.store.upsert_deltaker(conn, record)
+            return None
+        if self.store.hist_translation(conn, amt_id=str(amt_id)) is not None:
+            self.store.upsert_deltaker(conn, record)
+            return "Slettes ikke fordi deltaker ble historisert"
+        if entry.attempts < DELETE_WAITS_FOR_HIST:
+            raise Stop(
+                Outcome.DEPENDENCY_NOT_INGESTED,
+                f"Venter på historisering av deltaker med id={record.arena_id} før sletting",
+            )
+        self._publish(conn, entry, deltaker.as_feilregistrert(), Operation.MODIFIED, flags, published)
+        self.store.upsert_deltaker(conn, record, status=FEILREGISTRERT)
+        return "Slettet i Arena uten historisering: publisert som FEILREGISTRERT"
+
+    def _external_guard(self, conn: Connection, record: ArenaDeltaker) -> None:
+        if record.ekstern_id:
+            known = self.store.translation_of(conn, record.ekstern_id)
+            if known is None:
+                self.store.add_translation(conn, record.ekstern_id, TILTAKDELTAKER_TABLE, record.arena_id)
+            elif known != (TILTAKDELTAKER_TABLE, record.arena_id):
+                raise Stop(
+                    Outcome.INVALID,
+                    f"EKSTERN_ID {record.ekstern_id} tilhører allerede arena id {known[1]}",
+                )
+            raise Stop(Outcome.EXTERNAL_SOURCE, f"Deltaker har EKSTERN_ID {record.ekstern_id}")
+        if is_external(record):
+            raise Stop(Outcome.EXTERNAL_SOURCE, "Deltaker har DELTAKERTYPEKODE EKSTERN")
+
+    # ---- §6 hist deltaker --------------------------------------------------------------------------
+
+    def _hist(self, conn: Connection, entry: LedgerEntry, published: list[int]) -> str | None:
+        record = _read(ArenaHistDeltaker, entry)
+        flags = self._resolve_gjennomforing(conn, str(record.tiltakgjennomforing_id))
+        self._hist_external_guard(conn, record)
+        if entry.operation is not Operation.CREATED:
+            raise Stop(Outcome.IGNORED, f"Hist-deltaker med operasjon {entry.operation.value} håndteres ikke")
+        codes = _validated(record)
+        person_ident = self._person_ident(record.person_id)  # type: ignore[arg-type]
+        if record.dato_statusendring is None:
+            raise Stop(Outcome.INVALID, "DATO_STATUSENDRING mangler: hist-deltaker kan ikke matches")
+        matches = matching(
+            self.store.deltakere_of(conn, record.person_id, record.tiltakgjennomforing_id),  # type: ignore[arg-type]
+            record,
+        )
+        if len(matches) > 1:
+            raise Stop(
+                Outcome.NOT_IMPLEMENTED,
+                f"Fant {len(matches)} deltakere som matcher hist-deltaker {record.arena_id}",
+            )
+        if not matches:
+            known = self.store.hist_translation(conn, hist_id=record.arena_id)
+            if known is not None:
+                amt_id = uuid.UUID(known.amt_id)
+            else:
+                amt_id = uuid.uuid4()
+                self.store.add_hist_translation(conn, str(amt_id), record.arena_id, None)
+            deltaker = self._historic(amt_id, record, codes, flags, person_ident)
+            self._publish(conn, entry, deltaker, Operation.CREATED, flags, published, enkeltplass_topic=False)
+            return "Fant match? false"
+        match = matches[0]
+        amt_id = self.store.amt_id(conn, TILTAKDELTAKER_TABLE, match.arena_id)
+        if amt_id is None:
+            raise Stop(Outcome.INVALID, f"Fant ikke amt-id for deltaker {match.arena_id}")
+        deltakelse = next(
+            (d for d in self.amt_tiltak.deltakelser(person_ident) if str(d.get("id")) == str(amt_id)), None
+        )
+        if deltakelse is None:
+            raise Stop(Outcome.INVALID, f"amt-tiltak kjenner ikke deltakelse {amt_id}")
+        self.store.add_hist_translation(conn, str(amt_id), record.arena_id, match.arena_id)
+        if deltakelse.get("status") == FEILREGISTRERT:
+            deltaker = self._historic(amt_id, record, codes, flags, person_ident)
+            self._publish(
+                conn, entry, deltaker, Operation.MODIFIED, flags, published, enkeltplass_topic=False
+            )
+        return "Fant match? true"
+
+    def _historic(
+        self,
+        amt_id: uuid.UUID,
+        record: ArenaHistDeltaker,
+        codes: Codes,
+        flags: GjennomforingFlags,
+        person_ident: str,
+    ) -> AmtDeltaker:
+        deltaker = to_amt_deltaker(amt_id, record, codes, flags, person_ident, self.local_now.date())
+        if not getattr(deltaker.status, "is_final", False):
+            # a generic error in the original: retried, and FAILED after 10 attempts
+            raise Stop(Outcome.ERROR, f"Hist-deltaker {record.arena_id} har ikke en avsluttende status")
+        if deltaker.status_endret_dato is None:
+            raise Stop(Outcome.INVALID, f"Hist-deltaker {record.arena_id} mangler statusEndretDato")
+        return deltaker
+
+    def _hist_external_guard(self, conn: Connection, record: ArenaHistDeltaker) -> None:
+        if record.ekstern_id:
+            known = self.store.hist_translation(conn, amt_id=record.ekstern_id)
+            if known is None:
+                normal = self.store.translation_of(conn, record.ekstern_id)
+                self.store.add_hist_translation(
+                    conn, record.ekstern_id, record.arena_id, normal[1] if normal else None
+                )
+            elif known.arena_hist_id != record.arena_id:
+                raise Stop(
+                    Outcome.INVALID,
+                    f"EKSTERN_ID {record.ekstern_id} tilhører allerede hist id {known.arena_hist_id}",
+                )
+            raise Stop(Outcome.EXTERNAL_SOURCE, f"Hist-deltaker har EKSTERN_ID {record.ekstern_id}")
+        if is_external(record):
+            raise Stop(Outcome.EXTERNAL_SOURCE, "Hist-deltaker har DELTAKERTYPEKODE EKSTERN")
+
+
+def _read(cls: Any, entry: LedgerEntry) -> Any:
+    try:
+        return cls.from_payload(entry.data)
+    except ArenaPayloadError as error:  # the intake checked it; a ledger row edited by hand may not be
+        raise Stop(Outcome.INVALID, str(error)) from error
+
+
+def _validated(record: ArenaDeltaker | ArenaHistDeltaker) -> Codes:
+    try:
+        return validate(record)
+    except DeltakerInvalid as error:
+        raise Stop(Outcome.INVALID, str(error)) from error
