@@ -64,7 +64,11 @@ def to_ledger_event(record: KafkaRecord) -> NewEvent:
             **common,
             raw_value=record.value,
             payload=None,
-            verdict=Verdict.invalid(read.reason, event_type=read.table),
+            verdict=Verdict.invalid(
+                read.reason,
+                event_type=read.table,
+                entity_key=entity_key(read.table, read.arena_id) if read.table and read.arena_id else None,
+            ),
         )
     payload = ledger_payload(
         read.table, read.operation, read.op_ts, read.pos, read.arena_id, read.before, read.after

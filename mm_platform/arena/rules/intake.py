@@ -31,6 +31,7 @@ class LedgerRecord:
 class Rejection:
     reason: str
     table: str | None  # set when the envelope named a known table
+    arena_id: str | None = None  # set when the envelope got as far as the record's id
 
 
 def read_record(raw: bytes | str | None) -> LedgerRecord | Rejection:
@@ -46,7 +47,7 @@ def read_record(raw: bytes | str | None) -> LedgerRecord | Rejection:
     try:
         used = to_ledger_json(parse_payload(message.table, message.payload))
     except ArenaPayloadError as error:
-        return Rejection(f"{side}: {error}", message.table)
+        return Rejection(f"{side}: {error}", message.table, message.arena_id)
     other = message.after if side == "before" else message.before
     # the side the operation does not use is informational: kept typed when it reads, else dropped
     try:
