@@ -73,10 +73,7 @@ class ArenaFlow:
             batch_size=2,  # paging is exercised by every scenario with more than two rows
         )
         self.kafka.create_topics(
-            {
-                t: 2
-                for t in (*self.arena.input_topics, self.arena.amt_topic, self.arena.enkeltplass_topic)
-            }
+            {t: 2 for t in (*self.arena.input_topics, self.arena.amt_topic, self.arena.enkeltplass_topic)}
         )
         self.inbox = InboxResource(database_url=self.db_url)
         self.store: ArenaStore = store_of(self.inbox)
@@ -111,8 +108,9 @@ class ArenaFlow:
         self.cursor = result.cursor
         return len(result.run_requests or [])
 
-    def run(self, include_failed: bool = False) -> dict[str, Any]:
-        """One ledger run (process, then publish) as the job runs it; the ledger step's metadata."""
+    def run(self, include_failed: bool = False, publish: bool = True) -> dict[str, Any]:
+        """One ledger run (process, then publish) as the job runs it; the ledger step's metadata.
+        `publish=False`: the processing step alone, as if the run died before its relay."""
         resources = {
             "inbox": self.inbox,
             "arena": self.arena,
@@ -122,7 +120,7 @@ class ArenaFlow:
             "amt_tiltak": AmtTiltakApi(base_url=self.lookups_url, retries=0),
         }
         result = materialize(
-            [process_arena_ledger, publish_amt_deltakere],
+            [process_arena_ledger, publish_amt_deltakere] if publish else [process_arena_ledger],
             resources=resources,
             instance=self.instance,
             run_config={"ops": {"process_arena_ledger": {"config": {"include_failed": include_failed}}}},
@@ -144,7 +142,9 @@ class ArenaFlow:
     def put_lookup(self, kind: str, key: str | int, body: Any) -> None:
         requests.put(f"{self.lookups_url}/_data/{kind}/{key}", json=body, timeout=5).raise_for_status()
 
-    def force_answer(self, status: int, *, id: str | int | None = None, path_prefix: str | None = None, times: int = 100) -> None:
+    def force_answer(
+        self, status: int, *, id: str | int | None = None, path_prefix: str | None = None, times: int = 100
+    ) -> None:
         body: dict[str, Any] = {"status": status, "times": times}
         if id is not None:
             body["id"] = str(id)

@@ -18,7 +18,9 @@ def arena_date(day: dt.date) -> str:
 
 
 def with_gjennomforing(flow: ArenaFlow, **changes: object) -> None:
-    flow.publish(GJENNOMFORING, "I", gjennomforing_payload(TILTAKGJENNOMFORING_ID=GJENNOMFORING_ID, **changes), pos=1)
+    flow.publish(
+        GJENNOMFORING, "I", gjennomforing_payload(TILTAKGJENNOMFORING_ID=GJENNOMFORING_ID, **changes), pos=1
+    )
     flow.ingest_and_run()
 
 
@@ -181,7 +183,9 @@ def test_14_delete_without_hist_translation_waits_for_the_hist_message(flow: Are
     assert len(flow.output()) == 1
 
 
-def test_15_delete_still_unhistorised_after_two_retries_is_published_as_feilregistrert(flow: ArenaFlow) -> None:
+def test_15_delete_still_unhistorised_after_two_retries_is_published_as_feilregistrert(
+    flow: ArenaFlow,
+) -> None:
     handled_deltaker(flow)
     flow.publish(DELTAKER, "D", deltaker_payload(BEGRUNNELSE_BESTILLING="tekst"), pos=50)
     flow.ingest_and_run()  # live: RETRY, attempts 0

@@ -43,7 +43,9 @@ def test_2_gjennomforing_without_arrangor_is_invalid_but_kept_and_handled(flow: 
 
 
 def test_3_unsupported_tiltakskode_is_stored_and_its_ledger_row_ignored(flow: ArenaFlow) -> None:
-    flow.publish(GJENNOMFORING, "I", gjennomforing_payload(TILTAKGJENNOMFORING_ID=503, TILTAKSKODE="AMO"), pos=1)
+    flow.publish(
+        GJENNOMFORING, "I", gjennomforing_payload(TILTAKGJENNOMFORING_ID=503, TILTAKSKODE="AMO"), pos=1
+    )
     flow.ingest_and_run()
     row = gjennomforing_row(flow, 503)
     assert (row.tiltak_kode, row.is_valid) == ("AMO", True)
