@@ -17,3 +17,10 @@ from mm_platform_tests.arena.flow import ArenaFlow, lookups_standin
 def flow(kafka: KafkaResource, pg_url: str, tmp_path: Path) -> Iterator[ArenaFlow]:
     with lookups_standin(tmp_path) as url, instance_for_test() as instance:
         yield ArenaFlow(kafka, pg_url, url, instance)
+
+
+@pytest.fixture
+def any_flow(kafka: KafkaResource, db_url: str, tmp_path: Path) -> Iterator[ArenaFlow]:
+    """The flow on SQLite and on PostgreSQL (the `database` fixture's parameters)."""
+    with lookups_standin(tmp_path) as url, instance_for_test() as instance:
+        yield ArenaFlow(kafka, db_url, url, instance)

@@ -110,11 +110,16 @@ def _arena_id(payload: dict[str, Any], field: str) -> str:
     value = payload.get(field)
     if value is None:
         raise ValueError(f"{field} is missing")
+    number = None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return str(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        return str(int(value))
-    raise ValueError(f"{field} {value!r} is not a non-negative whole number")
+        number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        number = int(value)
+    if number is None:
+        raise ValueError(f"{field} {value!r} is not a non-negative whole number")
+    if number >= 2**63:  # a Kotlin Long in the original
+        raise ValueError(f"{field} {value!r} is out of range")
+    return str(number)
 
 
 def _decode(raw: bytes | str) -> str:

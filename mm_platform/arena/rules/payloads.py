@@ -58,6 +58,14 @@ def format_arena_datetime(value: date) -> str:
 
 
 def _read_whole(name: str, value: Any) -> int | None:
+    number = _whole(name, value)
+    # a Kotlin Long, and a BIGINT column in both databases (SQLite would overflow, PostgreSQL refuse)
+    if number is not None and not -(2**63) <= number < 2**63:
+        raise ArenaPayloadError(name, f"{value!r} is out of range")
+    return number
+
+
+def _whole(name: str, value: Any) -> int | None:
     # Jackson reads whole numbers from JSON numbers or numeric strings; fractions and booleans fail.
     if value is None:
         return None

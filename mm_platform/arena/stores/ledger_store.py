@@ -34,6 +34,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     delete,
     func,
@@ -56,7 +57,7 @@ gjennomforing_table = Table(
     "arena_gjennomforing",
     metadata,
     Column("arena_id", String(40), primary_key=True),
-    Column("tiltak_kode", String(40), nullable=False),
+    Column("tiltak_kode", Text, nullable=False),  # any text Arena sends; unsupported ones are stored too
     Column("is_valid", Boolean, nullable=False),
     Column("mr_id", String(36)),  # the Mulighetsrommet id, once looked up
     Column("created_at", DateTime(timezone=True), nullable=False),

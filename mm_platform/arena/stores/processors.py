@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from mm_platform.arena.rules.deltaker import (
     Codes,
@@ -143,18 +143,10 @@ class ArenaProcessor:
                     outcome, note = stop.outcome, stop.note
                 settled = self._settle(conn, entry, outcome, note)
         except Exception as error:
-            if isinstance(error, DBAPIError) and not is_data_error(error):
-                raise  # the database is down: the run fails and the row stays as it was
-            # a lookup failing (5xx, timeout) or anything unforeseen in this row's data: its writes are
-            # rolled back and it is tried again later (RETRY, FAILED after 10 attempts), as the original
             published.clear()
-            reason = (
-                str(error)
-                if isinstance(error, (ServiceError, MulighetsrommetAnswerError))
-                else (f"{type(error).__name__}: {error}")
-            )
+            outcome, reason = _failure(error)  # the row's writes are rolled back
             with self.store.engine.begin() as conn:
-                settled = self._settle(conn, entry, Outcome.ERROR, reason)
+                settled = self._settle(conn, entry, outcome, reason)
         self.stats.by_status[settled.status.value] += 1
         self.stats.published += len(published)
         return Settled(settled.status, settled.note, len(published))
@@ -267,6 +259,7 @@ class ArenaProcessor:
 
     def _external_guard(self, conn: Connection, record: ArenaDeltaker) -> None:
         if record.ekstern_id:
+            _require_uuid(record.ekstern_id)
             known = self.store.translation_of(conn, record.ekstern_id)
             if known is None:
                 self.store.add_translation(conn, record.ekstern_id, TILTAKDELTAKER_TABLE, record.arena_id)
@@ -345,6 +338,7 @@ class ArenaProcessor:
 
     def _hist_external_guard(self, conn: Connection, record: ArenaHistDeltaker) -> None:
         if record.ekstern_id:
+            _require_uuid(record.ekstern_id)
             known = self.store.hist_translation(conn, amt_id=record.ekstern_id)
             if known is None:
                 normal = self.store.translation_of(conn, record.ekstern_id)
@@ -359,6 +353,30 @@ class ArenaProcessor:
             raise Stop(Outcome.EXTERNAL_SOURCE, f"Hist-deltaker har EKSTERN_ID {record.ekstern_id}")
         if is_external(record):
             raise Stop(Outcome.EXTERNAL_SOURCE, "Hist-deltaker har DELTAKERTYPEKODE EKSTERN")
+
+
+def _require_uuid(ekstern_id: str) -> None:
+    """EKSTERN_ID is the AMT id the other system gave the deltakelse: a UUID (§1)."""
+    try:
+        canonical = str(uuid.UUID(ekstern_id)) == ekstern_id.lower()  # as Kotlin's UUID.fromString reads it
+    except ValueError:
+        canonical = False
+    if not canonical:
+        raise Stop(Outcome.INVALID, f"EKSTERN_ID {ekstern_id[:60]!r} er ikke en UUID")
+
+
+def _failure(error: Exception) -> tuple[Outcome, str]:
+    """How an exception ends a row. The database refusing this row's values (a text longer than its
+    column, a number beyond BIGINT) is permanent: INVALID. A lookup failing (5xx, timeout) or anything
+    unforeseen is tried again (RETRY, FAILED after 10 attempts), as in the original. The database
+    being unreachable is no row's fault: it fails the run and leaves the row as it was."""
+    if isinstance(error, (DBAPIError, StatementError, OverflowError)):
+        if not is_data_error(error):
+            raise error
+        return Outcome.INVALID, f"the database refused the row's values: {str(error).splitlines()[0][:300]}"
+    if isinstance(error, (ServiceError, MulighetsrommetAnswerError)):
+        return Outcome.ERROR, str(error)
+    return Outcome.ERROR, f"{type(error).__name__}: {error}"
 
 
 def _read(cls: Any, entry: LedgerEntry) -> Any:
