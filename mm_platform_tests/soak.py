@@ -233,6 +233,15 @@ class SoakOutcome:
     unsettled: dict[str, int]  # inbox events and staged parts left in a non-final state, by status
 
 
+def arena_lookups_env(url: str) -> dict[str, str]:
+    """The Arena lookups (one stand-in for the three services) on a port of the test's own."""
+    return {
+        "MM_PLATFORM_ARENA_MULIGHETSROMMET_URL": url,
+        "MM_PLATFORM_ARENA_ORDS_URL": url,
+        "MM_PLATFORM_ARENA_AMT_TILTAK_URL": url,
+    }
+
+
 class EmbeddedStack:
     """A fresh embedded stack in `root` on free ports, with a daemon that can be killed."""
 
@@ -247,6 +256,7 @@ class EmbeddedStack:
             "MM_PLATFORM_VF_ENTRY_SERVICE_URL": standins,
             "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": standins,
             "MM_PLATFORM_SCORING_SUBMISSION_API_URL": f"http://127.0.0.1:{free_port()}",
+            **arena_lookups_env(f"http://127.0.0.1:{free_port()}"),
         }
         self.settings = Settings.from_env(self.env, sections=[MarathonSettings, VerifiedFanSettings])
         self.stack = Stack(self.settings, DOMAINS)

@@ -100,6 +100,29 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         "partitions": "scoring_challenge",
         "materializable": True,
     }
+    # Arena ACL: the three topics -> the ledger -> its tables and the outbox -> the two AMT topics
+    arena_flow = {
+        "arena/tiltakgjennomforing_events": [],
+        "arena/tiltakdeltaker_events": [],
+        "arena/hist_tiltakdeltaker_events": [],
+        "arena/arena_data": [
+            "arena/hist_tiltakdeltaker_events",
+            "arena/tiltakdeltaker_events",
+            "arena/tiltakgjennomforing_events",
+        ],
+        "arena/gjennomforing": ["arena/arena_data"],
+        "arena/deltaker": ["arena/arena_data"],
+        "arena/id_translation": ["arena/arena_data"],
+        "arena/amt_outbox": ["arena/arena_data"],
+        "arena/amt_tiltak_topic": ["arena/amt_outbox"],
+        "arena/amt_enkeltplass_topic": ["arena/amt_outbox"],
+    }
+    expected.update(
+        {
+            key: {"deps": deps, "group": "arena", "partitions": None, "materializable": bool(deps)}
+            for key, deps in arena_flow.items()
+        }
+    )
     assert snapshot == expected
     # a manual re-materialization of an applying step brings the counts and the report along
     for key in ["demand_registrations", "entry_scoring", "campaign_counts", "verdict_report"]:
@@ -118,6 +141,7 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         "stats_newer_than_dw_load",
     ]
     assert sorted(s.name for s in repo.sensor_defs) == [
+        "arena_ledger_sensor",
         "inbox_failed_on_run_failure",
         "inbox_handled_on_run_success",
         "marathon_automation",
@@ -129,6 +153,9 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         "verified_fan_staged_parts_sensor",
     ]
     assert sorted(s.name for s in repo.schedule_defs) == [
+        "arena_failed_nightly",
+        "arena_ignored_cleanup",
+        "arena_retry_schedule",
         "marathon_review_end_retry",
         "scoring_submission_retry",
         "verified_fan_file_retry",
@@ -139,6 +166,8 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         "verified_fan_registrants_job",
         "verified_fan_fanlist_job",
         "scoring_challenge_job",
+        "arena_ledger_job",
+        "arena_ignored_cleanup_job",
     ]:
         assert repo.get_job(name).executor_def.name == "in_process", name
     job = repo.get_job("marathon_round_job")

@@ -10,6 +10,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, inspect, select
 
+from mm_platform.arena.settings import ArenaSettings
+from mm_platform.arena.stores.lookups import MulighetsrommetApi
 from mm_platform.core.aws import aws_kwargs, build_aws_resources
 from mm_platform.core.devstack import Stack, free_port, port_open, start_tansu, stop_process
 from mm_platform.core.kafka import KafkaResource
@@ -25,12 +27,24 @@ from mm_platform.scoring.stores.config_store import ChallengeConfigStore
 from mm_platform.verified_fan.dev.sample_data import SAMPLE_CAMPAIGN, SAMPLE_KEY, sample_file
 from mm_platform.verified_fan.settings import VerifiedFanSettings
 from mm_platform.verified_fan.stores.services import CampaignService, EntryService
+from mm_platform_tests.soak import arena_lookups_env
+
+
+def check_arena_is_ready(settings: Settings) -> None:
+    """The five Arena topics exist and the lookups stand-in holds the sample gjennomføringer."""
+    arena = settings.section(ArenaSettings)
+    kafka = KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers)
+    for topic in (*arena.input_topics, arena.amt_topic, arena.enkeltplass_topic):
+        assert kafka.partitions(topic) == [0, 1, 2, 3], topic
+    assert (
+        MulighetsrommetApi(base_url=arena.mulighetsrommet_url).gjennomforing_id("1004") is None
+    )  # sample: unknown to MR
 
 
 def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_endpoint: str) -> None:
     kafka_port, standins_port, suffix = free_port(), free_port(), uuid.uuid4().hex[:8]
     standins = f"http://127.0.0.1:{standins_port}"
-    submission_api_port = free_port()
+    submission_api_port, arena_lookups_port = free_port(), free_port()
     settings = Settings.from_env(
         {
             "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
@@ -44,15 +58,23 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
             "MM_PLATFORM_MEMBER_STATS_TABLE": f"member-stats-{suffix}",
             "MM_PLATFORM_SCORING_SUBMISSION_API_URL": f"http://127.0.0.1:{submission_api_port}",
             "MM_PLATFORM_SCORING_SUBMISSIONS_BUCKET": f"mm-submissions-{suffix}",
+            **arena_lookups_env(f"http://127.0.0.1:{arena_lookups_port}"),
         }
     )
     stack = Stack(settings, DOMAINS)
     started = stack.up()
     try:
-        assert set(started) == {"tansu", "standins", "submission-api"}
+        assert set(started) == {"tansu", "standins", "submission-api", "arena-lookups"}
         check_verified_fan_is_ready(settings)
         check_scoring_is_ready(settings)
-        assert stack.status() == {"kafka": True, "aws": True, "standins": True, "submission-api": True}
+        assert stack.status() == {
+            "kafka": True,
+            "aws": True,
+            "standins": True,
+            "submission-api": True,
+            "arena-lookups": True,
+        }
+        check_arena_is_ready(settings)
         kafka = KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers)
         assert kafka.partitions("notifications.autopilot.events") == [0, 1, 2]
         with engine_for(settings.oltp_db_url).connect() as conn:
@@ -86,6 +108,7 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
     assert not port_open("127.0.0.1", kafka_port)
     assert not port_open("127.0.0.1", standins_port)
     assert not port_open("127.0.0.1", submission_api_port)
+    assert not port_open("127.0.0.1", arena_lookups_port)
     assert not stack.record.exists()
 
 

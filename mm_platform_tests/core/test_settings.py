@@ -47,6 +47,9 @@ def test_production_requires_real_endpoints() -> None:
             "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": "https://campaigns.internal",
             "MM_PLATFORM_VF_SCORES_STREAM": "scoresStream",
             "MM_PLATFORM_SCORING_SUBMISSION_API_URL": "https://api.topcoder.com/v5",
+            "MM_PLATFORM_ARENA_MULIGHETSROMMET_URL": "https://mulighetsrommet-api.intern.nav.no",
+            "MM_PLATFORM_ARENA_ORDS_URL": "https://amt-arena-ords-proxy.intern.nav.no",
+            "MM_PLATFORM_ARENA_AMT_TILTAK_URL": "https://amt-tiltak.intern.nav.no",
         }
     )
     assert s.aws_endpoint_url is None  # real AWS

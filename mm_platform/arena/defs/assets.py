@@ -24,6 +24,7 @@ from mm_platform.core.sql import engine_for
 
 ARENA = Catalog("arena", owners=["team:amt"])
 GROUP = ARENA.domain
+CODE_VERSION = "1"  # bump when what a ledger run computes changes
 
 gjennomforing_events = ARENA.spec(
     "tiltakgjennomforing_events",
@@ -66,6 +67,7 @@ class LedgerRunConfig(Config):
             "arena_data",
             deps=INPUT_EVENTS,
             kinds={"sql"},
+            code_version=CODE_VERSION,
             description=(
                 "The ledger: every Arena message with its ingest status (NEW, HANDLED, RETRY, WAITING, "
                 "FAILED, IGNORED, INVALID, EXTERNAL_SOURCE). A run settles NEW rows and due retries."
@@ -75,24 +77,28 @@ class LedgerRunConfig(Config):
             "gjennomforing",
             deps=[LEDGER],
             kinds={"sql"},
+            code_version=CODE_VERSION,
             description="Gjennomføringer: tiltakskode, validity, Mulighetsrommet id.",
         ),
         ARENA.spec(
             "deltaker",
             deps=[LEDGER],
             kinds={"sql"},
+            code_version=CODE_VERSION,
             description="Handled deltakere with their raw Arena values (the hist matcher reads them).",
         ),
         ARENA.spec(
             "id_translation",
             deps=[LEDGER],
             kinds={"sql"},
+            code_version=CODE_VERSION,
             description="Arena id <-> AMT id, for deltakere and hist deltakere.",
         ),
         ARENA.spec(
             "amt_outbox",
             deps=[LEDGER],
             kinds={"sql"},
+            code_version=CODE_VERSION,
             description="Output messages written with the ledger row that published them.",
         ),
     ],
@@ -140,12 +146,14 @@ def process_arena_ledger(
             "amt_tiltak_topic",
             deps=[OUTBOX],
             kinds={"kafka"},
+            code_version=CODE_VERSION,
             description="amt.amt-tiltak-v1: the AMT envelope around the deltaker.",
         ),
         ARENA.spec(
             "amt_enkeltplass_topic",
             deps=[OUTBOX],
             kinds={"kafka"},
+            code_version=CODE_VERSION,
             description="amt.arena-enkeltplass-deltaker-v1: the bare AmtDeltaker of enkeltplass deltakere.",
         ),
     ],
