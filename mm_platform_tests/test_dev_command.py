@@ -1,7 +1,8 @@
 """`mm-platform dev` (what `make dev` runs): the stack and the UI come up, the sample event gets
 its round materialized, the sample campaign file in the bucket becomes demand items, entry scoring,
 counts and exactly one Slack message (uploading it again: none), `mm-platform demo --domain
-verified-fan` succeeds, and a stop signal takes down everything the command started."""
+verified-fan` and `mm-platform demo --domain arena` succeed, and a stop signal takes down everything the
+command started."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def graphql(port: int, query: str) -> dict:
 
 def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -> None:
     kafka_port, moto_port, ui_port, standins_port = free_port(), free_port(), free_port(), free_port()
+    arena_port = free_port()  # the Arena lookups stand-in, never a developer's stack's
     env = {
         **os.environ,
         "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
@@ -53,6 +55,10 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
         "MM_PLATFORM_AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
         "MM_PLATFORM_VF_ENTRY_SERVICE_URL": f"http://127.0.0.1:{standins_port}",
         "MM_PLATFORM_VF_CAMPAIGN_SERVICE_URL": f"http://127.0.0.1:{standins_port}",
+        **{
+            f"MM_PLATFORM_ARENA_{name}_URL": f"http://127.0.0.1:{arena_port}"
+            for name in ("MULIGHETSROMMET", "ORDS", "AMT_TILTAK")
+        },
     }
     env.pop("DAGSTER_HOME", None)
     log = tmp_path / "dev.log"
@@ -108,6 +114,17 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
             "equal" in demo.stdout and "Slack #vf-scoring: Verified Fan scoring for Demo Tour" in demo.stdout
         )
         assert "processed again: report unchanged" in demo.stdout
+
+        arena = subprocess.run(
+            [str(Path(sys.executable).with_name("mm-platform")), "demo", "--domain", "arena"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert arena.returncode == 0, arena.stdout + arena.stderr + log.read_text()[-3000:]
+        assert "every ledger status and output message equal to the expected ones" in arena.stdout
     finally:
         # what the README tells a user whose `make dev` runs in the background
         down = subprocess.run(
@@ -124,7 +141,7 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
             os.killpg(dev.pid, signal.SIGKILL)
             pytest.fail("mm-platform dev did not stop within 60 s of `stack down`")
     assert "dagster" in down.stdout, down.stdout + down.stderr
-    for port in (ui_port, kafka_port, moto_port, standins_port):
+    for port in (ui_port, kafka_port, moto_port, standins_port, arena_port):
         assert not port_open("127.0.0.1", port), (
             f"port {port} still open after stop:\n{log.read_text()[-2000:]}"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mm_platform.arena.defs.definitions import arena_definitions
 from mm_platform.arena.dev import stack
-from mm_platform.arena.dev.cli import arena
+from mm_platform.arena.dev.cli import arena, demo
 from mm_platform.arena.settings import ArenaSettings
 from mm_platform.core.domain import Domain
 
@@ -14,6 +14,7 @@ ARENA = Domain(
     settings=ArenaSettings,
     definitions=arena_definitions,
     commands=[arena],
+    demo=demo,
     topics=stack.topics,
     standins=stack.standins,
     prepare_stack=stack.prepare_stack,
