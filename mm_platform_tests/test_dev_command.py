@@ -48,6 +48,7 @@ def graphql(port: int, query: str) -> dict:
 def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -> None:
     kafka_port, moto_port, ui_port, standins_port = free_port(), free_port(), free_port(), free_port()
     arena_port = free_port()  # the Arena lookups stand-in, never a developer's stack's
+    submission_api_port = free_port()  # the scoring stand-in, likewise
     env = {
         **os.environ,
         "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
@@ -59,6 +60,7 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
             f"MM_PLATFORM_ARENA_{name}_URL": f"http://127.0.0.1:{arena_port}"
             for name in ("MULIGHETSROMMET", "ORDS", "AMT_TILTAK")
         },
+        "MM_PLATFORM_SCORING_SUBMISSION_API_URL": f"http://127.0.0.1:{submission_api_port}",
     }
     env.pop("DAGSTER_HOME", None)
     log = tmp_path / "dev.log"
@@ -141,7 +143,7 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
             os.killpg(dev.pid, signal.SIGKILL)
             pytest.fail("mm-platform dev did not stop within 60 s of `stack down`")
     assert "dagster" in down.stdout, down.stdout + down.stderr
-    for port in (ui_port, kafka_port, moto_port, standins_port, arena_port):
+    for port in (ui_port, kafka_port, moto_port, standins_port, arena_port, submission_api_port):
         assert not port_open("127.0.0.1", port), (
             f"port {port} still open after stop:\n{log.read_text()[-2000:]}"
         )
