@@ -128,9 +128,10 @@ def test_retries_back_off_fail_after_ten_attempts_and_come_back_nightly(flow: Ar
     flow.publish(DELTAKER, "I", deltaker_payload(), pos=33)
     flow.ingest_and_run()
     attempts = []
-    for _ in range(12):
+    for attempt in range(12):
         flow.run()
-        flow.run()  # a second run right away finds nothing due: the back-off holds it
+        if attempt < 2:
+            flow.run()  # a second run right away finds nothing due: the back-off holds it
         attempts.append(flow.rows("deltaker", 123456)[0]["attempts"])
         flow.time_passes(minutes=6 * 60)
     assert attempts == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10]
