@@ -28,7 +28,6 @@ from mm_platform.arena.rules.envelope import (
 from mm_platform.arena.stores.ledger_store import ArenaStore
 from mm_platform.arena.stores.lookups import AmtTiltakApi, MulighetsrommetApi, OrdsApi
 from mm_platform.arena.stores.resources import ArenaResource
-from mm_platform.core.devstack import free_port
 from mm_platform.core.inbox import InboxResource, event_inbox
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.domains import load_settings
@@ -42,13 +41,14 @@ TABLE_OF = {
 
 
 @contextmanager
-def lookups_standin(tmp_path: Path, strict: bool = False) -> Iterator[str]:
-    port = free_port()
-    server = serve("127.0.0.1", port, str(tmp_path / "lookups.db"), strict=strict)
+def lookups_standin(tmp_path: Path, strict: bool = False, token: str | None = None) -> Iterator[str]:
+    """The lookups stand-in in a thread of this process, on a port the system picks."""
+    database = str(tmp_path / f"lookups-{uuid.uuid4().hex[:8]}.db")
+    server = serve("127.0.0.1", 0, database, token=token, strict=strict)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

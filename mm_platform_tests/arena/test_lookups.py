@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,32 +21,23 @@ from mm_platform.arena.dev.lookups_standin import (
     TOKEN_ENV,
     derived_fnr,
     derived_mr_id,
-    serve,
 )
 from mm_platform.arena.stores.lookups import AmtTiltakApi, CachedOrds, MulighetsrommetApi, OrdsApi
 from mm_platform.core.devstack import free_port, stop_process, wait_for_port
 from mm_platform.core.services import ServiceError
-
-
-def _run(tmp: Path, name: str, **kwargs: Any) -> Iterator[str]:
-    server = serve("127.0.0.1", 0, str(tmp / f"{name}.db"), **kwargs)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from mm_platform_tests.arena.flow import lookups_standin
 
 
 @pytest.fixture
 def url(tmp_path: Path) -> Iterator[str]:
-    yield from _run(tmp_path, "lookups")
+    with lookups_standin(tmp_path) as base_url:
+        yield base_url
 
 
 @pytest.fixture
 def strict_url(tmp_path: Path) -> Iterator[str]:
-    yield from _run(tmp_path, "strict", strict=True)
+    with lookups_standin(tmp_path, strict=True) as base_url:
+        yield base_url
 
 
 def mr(url: str) -> MulighetsrommetApi:
@@ -186,7 +176,7 @@ def test_bad_control_requests_are_refused(url: str) -> None:
 
 def test_request_log_and_token_never_logged(tmp_path: Path) -> None:
     token = f"secret-{uuid.uuid4().hex}"
-    for url in _run(tmp_path, "token", token=token):
+    with lookups_standin(tmp_path, token=token) as url:
         with pytest.raises(ServiceError) as error:
             ords(url).fnr("6001")
         assert error.value.status == 401
