@@ -101,6 +101,12 @@ def test_a_redelivered_operation_is_kept_once_and_published_once(flow: ArenaFlow
     statuses = sorted(e.status.value for e in flow.inbox.get_inbox().select(topic=flow.arena.deltaker_topic))
     assert statuses == ["HANDLED", "IGNORED"]
     assert len(flow.output()) == 1
+    # `mm-platform replay --topic ...`: the newest row of each Arena id back to RETRY, published again
+    assert flow.inbox.get_inbox().replay(flow.arena.deltaker_topic) == 1
+    flow.run()
+    assert sorted(row["status"] for row in flow.rows("deltaker", 123456)) == ["HANDLED", "IGNORED"]
+    (key1, first), (key2, again) = flow.output()
+    assert key1 == key2 and first["payload"] == again["payload"]
 
 
 def test_waiting_hist_deltaker_is_requeued_when_its_gjennomforing_becomes_valid(flow: ArenaFlow) -> None:
