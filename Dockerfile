@@ -22,12 +22,15 @@ RUN mkdir mm_platform \
 # The code itself, without re-resolving the dependencies.
 COPY mm_platform ./mm_platform
 COPY workspace.yaml ./
+# the ECS instance (deploy/ecs/task-definitions set DAGSTER_HOME to its folder); on Kubernetes the
+# instance comes from the dagster-instance ConfigMap instead
+COPY deploy/ecs/dagster.yaml /opt/dagster/ecs_home/dagster.yaml
 RUN pip install --no-cache-dir --no-deps -c constraints.txt . \
     && rm -rf build ./*.egg-info
 
 RUN useradd --create-home --uid 10001 --user-group dagster \
     && mkdir -p "$DAGSTER_HOME" \
-    && chown -R dagster:dagster "$DAGSTER_HOME"
+    && chown -R dagster:dagster "$DAGSTER_HOME" /opt/dagster/ecs_home
 USER 10001
 
 EXPOSE 4000
