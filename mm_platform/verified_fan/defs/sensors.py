@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
+    ExecutorDefinition,
     RunRecord,
     RunRequest,
     RunsFilter,
@@ -25,6 +26,7 @@ from dagster import (
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
+    in_process_executor,
     sensor,
 )
 
@@ -48,29 +50,39 @@ from mm_platform.verified_fan.defs.assets import (
 from mm_platform.verified_fan.defs.intake_job import verified_fan_file_job
 from mm_platform.verified_fan.defs.partitions import campaigns_partitions
 from mm_platform.verified_fan.rules.scoring import FANLIST, SCRUBBED
-from mm_platform.verified_fan.settings import VerifiedFanSettings
+from mm_platform.verified_fan.settings import IN_PROCESS, VerifiedFanSettings
 from mm_platform.verified_fan.stores.intake import PREFIX_KINDS, kind_of
 from mm_platform.verified_fan.stores.ledger import STAGED, Ledger, Part
 
 PARTS_TAG = "mm_platform/vf_parts"
 
 
-def build_campaign_jobs() -> dict[str, ChainJob]:
-    """One in-process run per campaign and file kind applies its parts and reports the counts."""
+def build_campaign_jobs(executor: str = IN_PROCESS) -> dict[str, ChainJob]:
+    """One run per campaign and file kind applies its parts and reports the counts: in process, or
+    with `executor="k8s"` each step in its own Kubernetes Job (`MM_PLATFORM_VF_EXECUTOR`)."""
+    executor_def = in_process_executor if executor == IN_PROCESS else _k8s_job_executor()
     return {
         SCRUBBED: ChainJob(
             REGISTRANTS_JOB,
             [scored_registrants, demand_registrations, entry_scoring, campaign_counts, verdict_report],
             campaigns_partitions,
             "Applies a campaign's staged scrubbed/ parts: demand table, entry scoring, counts and report.",
+            executor_def=executor_def,
         ),
         FANLIST: ChainJob(
             FANLIST_JOB,
             [fanlist_scores, campaign_counts, verdict_report],
             campaigns_partitions,
             "Applies a campaign's staged fanlist/scored/ parts: fanlist entries, counts, report.",
+            executor_def=executor_def,
         ),
     }
+
+
+def _k8s_job_executor() -> ExecutorDefinition:
+    from dagster_k8s import k8s_job_executor  # imported only when chosen
+
+    return k8s_job_executor
 
 
 def route_scored_file(obj: S3Object) -> Verdict:
