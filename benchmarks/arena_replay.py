@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -134,22 +134,22 @@ def envelope(table: str, op_type: str, pos: int, after: dict[str, Any]) -> bytes
 
 def generate(
     total: int, n_gjennomforinger: int, n_persons: int, seed: int = 7
-) -> dict[str, list[tuple[bytes, bytes]]]:
-    """(key, value) per table, `total` messages in all; the key is the Arena id, so one id's messages
-    stay in one partition in pos order."""
+) -> Iterator[tuple[str, bytes, bytes]]:
+    """(table, key, value), `total` messages in all, made as they are produced (the replay is never
+    held in memory); the key is the Arena id, so one id's messages stay in one partition in pos
+    order."""
     rng = random.Random(seed)
     n_gjennomforinger = min(n_gjennomforinger, total)
     rest = total - n_gjennomforinger
     n_hist = rest * 15 // 100
     n_deltaker = rest - n_hist
     pos = 50_000_000_000
-    out: dict[str, list[tuple[bytes, bytes]]] = {
-        t: [] for t in (TILTAKGJENNOMFORING_TABLE, TILTAKDELTAKER_TABLE, HIST_TILTAKDELTAKER_TABLE)
-    }
     for g in range(1, n_gjennomforinger + 1):
         pos += 1
-        out[TILTAKGJENNOMFORING_TABLE].append(
-            (str(g).encode(), envelope(TILTAKGJENNOMFORING_TABLE, "I", pos, gjennomforing(g)))
+        yield (
+            TILTAKGJENNOMFORING_TABLE,
+            str(g).encode(),
+            envelope(TILTAKGJENNOMFORING_TABLE, "I", pos, gjennomforing(g)),
         )
     deltaker_id = 0
     produced = 0
@@ -162,11 +162,11 @@ def generate(
             payload = deltaker(
                 "TILTAKDELTAKER_ID", deltaker_id, person, gjf, MOD_DATO=f"2024-02-{1 + i % 28:02d} 10:00:00"
             )
-            out[TILTAKDELTAKER_TABLE].append(
-                (
-                    str(deltaker_id).encode(),
-                    envelope(TILTAKDELTAKER_TABLE, "I" if i == 0 else "U", pos, payload),
-                )
+            operation = "I" if i == 0 else "U"
+            yield (
+                TILTAKDELTAKER_TABLE,
+                str(deltaker_id).encode(),
+                envelope(TILTAKDELTAKER_TABLE, operation, pos, payload),
             )
         produced += updates
     for h in range(1, n_hist + 1):
@@ -181,13 +181,17 @@ def generate(
             DATO_TIL="2024-06-30 00:00:00",
             DATO_STATUSENDRING="2024-07-01 09:00:00",
         )
-        out[HIST_TILTAKDELTAKER_TABLE].append(
-            (str(h).encode(), envelope(HIST_TILTAKDELTAKER_TABLE, "I", pos, payload))
+        yield (
+            HIST_TILTAKDELTAKER_TABLE,
+            str(h).encode(),
+            envelope(HIST_TILTAKDELTAKER_TABLE, "I", pos, payload),
         )
-    return out
 
 
-def publish(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+def publish(
+    bootstrap: str, topic_of: dict[str, str], messages: Iterator[tuple[str, bytes, bytes]]
+) -> dict[str, int]:
+    """Produce the messages as they are made; how many went to each table's topic."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -202,16 +206,19 @@ def publish(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> 
         if error is not None:
             failures.append(str(error))
 
-    for key, value in messages:
+    sizes: dict[str, int] = {}
+    for table, key, value in messages:
+        sizes[table] = sizes.get(table, 0) + 1
         while True:
             try:
-                producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                producer.produce(topic_of[table], value=value, key=key, on_delivery=on_delivery)
                 break
             except BufferError:
                 producer.poll(0.1)
         producer.poll(0)
     remaining = producer.flush(120)
     assert not remaining and not failures, f"produce failed: {remaining} queued, {failures[:1]}"
+    return sizes
 
 
 # ---- the pieces ----------------------------------------------------------------------------------
@@ -385,8 +392,6 @@ def main() -> None:
             {t: PARTITIONS for t in (*arena.input_topics, arena.amt_topic, arena.enkeltplass_topic)}
         )
         t0 = time.perf_counter()
-        data = generate(n, args.gjennomforinger, args.persons)
-        t1 = time.perf_counter()
         topic_of = dict(
             zip(
                 (TILTAKGJENNOMFORING_TABLE, TILTAKDELTAKER_TABLE, HIST_TILTAKDELTAKER_TABLE),
@@ -394,12 +399,9 @@ def main() -> None:
                 strict=True,
             )
         )
-        for table, messages in data.items():
-            publish(bootstrap, topic_of[table], messages)
-        t2 = time.perf_counter()
-        sizes = {table.split(".")[1].lower(): len(m) for table, m in data.items()}
-        del data
-        print(f"generated {sizes} in {t1 - t0:.1f} s, produced in {t2 - t1:.1f} s (not measured)")
+        produced = publish(bootstrap, topic_of, generate(n, args.gjennomforinger, args.persons))
+        sizes = {table.split(".")[1].lower(): count for table, count in produced.items()}
+        print(f"generated and produced {sizes} in {time.perf_counter() - t0:.1f} s (not measured)")
 
         db_url = args.db_url or f"sqlite:///{tmp}/arena.db"
         ArenaStore.open(engine_for(db_url))
