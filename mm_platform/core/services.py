@@ -1,13 +1,15 @@
-"""HTTP clients for other teams' services: one session per call site with timeouts, retries on
-connection errors and 5xx answers, and an optional bearer token that is never logged."""
+"""HTTP clients for other teams' services: a session per client and thread (its connections kept
+alive between calls) with timeouts, retries on connection errors and 5xx answers, and an optional
+bearer token that is never logged."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import requests
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -30,6 +32,16 @@ class HttpService(ConfigurableResource):
     # read timeouts and 5xx answers are retried for these methods only (connection errors, before
     # anything was sent, for every method); None: all, for services whose writes are idempotent
     retried_methods: list[str] | None = None
+    # one session per thread: a session's connection pool is reused by the next call, and requests
+    # does not promise that a session is safe to share between threads
+    _local: threading.local = PrivateAttr(default_factory=threading.local)
+
+    def _shared_session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._session()
+            self._local.session = session
+        return session
 
     def _session(self) -> requests.Session:
         session = requests.Session()
@@ -50,8 +62,7 @@ class HttpService(ConfigurableResource):
         url = f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
         shown = redacted(url)  # errors reach run logs and the inbox: no credentials in them
         try:
-            with self._session() as session:
-                response = session.request(method, url, timeout=self.timeout_seconds, **kwargs)
+            response = self._shared_session().request(method, url, timeout=self.timeout_seconds, **kwargs)
         except requests.RequestException as exc:
             raise ServiceError(f"{method} {shown} failed: {exc.__class__.__name__}: {exc}") from exc
         if response.status_code >= 400:

@@ -35,6 +35,7 @@ _OP_TS = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}", re.ASCII)
 _DIGITS = re.compile(r"\d+", re.ASCII)
 _ESCAPED_NUL = "\\\\u0000"  # the text \\u0000 (JSON for a backslash then "u0000"), as the original strips
 _NUL = "\x00"
+_ESCAPED_NUL_CHAR = "\\u0000"  # the text \u0000: JSON for one NUL character
 
 
 class Operation(str, Enum):
@@ -90,6 +91,20 @@ def parse_op_ts(value: Any) -> datetime:
     if not isinstance(value, str) or not _OP_TS.fullmatch(value):
         raise ValueError(f"op_ts {value!r} is not yyyy-MM-dd HH:mm:ss.SSSSSS")
     try:
+        # the shape is checked: the fields sit at fixed places; an impossible time falls through to
+        # strptime, whose message the reason keeps
+        return datetime(
+            int(value[0:4]),
+            int(value[5:7]),
+            int(value[8:10]),
+            int(value[11:13]),
+            int(value[14:16]),
+            int(value[17:19]),
+            int(value[20:26]),
+        )
+    except ValueError:
+        pass
+    try:
         return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f")
     except ValueError as exc:  # right shape, impossible date (month 13, 30 February)
         raise ValueError(f"op_ts {value!r} is not a valid time: {exc}") from None
@@ -140,7 +155,8 @@ def parse_arena_message(raw: bytes | str) -> ArenaMessage:
         raise ArenaMessageError(f"value is not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ArenaMessageError(f"value is a JSON {type(document).__name__}, not an object")
-    document = _strip_nul(document)
+    if _ESCAPED_NUL_CHAR in text:  # only a JSON-escaped NUL can leave one in the decoded values
+        document = _strip_nul(document)
 
     table = document.get("table")
     if not isinstance(table, str) or table not in ARENA_TABLES:

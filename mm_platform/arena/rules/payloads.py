@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -46,6 +46,19 @@ def parse_arena_datetime(name: str, value: Any) -> datetime:
     if not isinstance(value, str) or not _ARENA_DATETIME.fullmatch(value):
         raise ArenaPayloadError(name, f"{value!r} is not a date of the form yyyy-MM-dd HH:mm:ss")
     try:
+        # the shape is checked, so the fields sit at fixed places; an impossible date falls through to
+        # strptime, whose message the reason keeps
+        return datetime(
+            int(value[0:4]),
+            int(value[5:7]),
+            int(value[8:10]),
+            int(value[11:13]),
+            int(value[14:16]),
+            int(value[17:19]),
+        )
+    except ValueError:
+        pass
+    try:
         return datetime.strptime(value, ARENA_DATETIME_FORMAT)
     except ValueError as exc:  # e.g. 2022-02-30
         raise ArenaPayloadError(name, f"{value!r} is not a valid date: {exc}") from exc
@@ -54,6 +67,11 @@ def parse_arena_datetime(name: str, value: Any) -> datetime:
 def format_arena_datetime(value: date) -> str:
     # A date column goes back out at midnight: the time part was dropped on reading (spec §1).
     moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    if moment.year >= 1000:  # what strftime writes, without its cost; it leaves years before 1000 unpadded
+        return (
+            f"{moment.year}-{moment.month:02d}-{moment.day:02d} "
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+        )
     return moment.strftime(ARENA_DATETIME_FORMAT)
 
 
@@ -134,38 +152,60 @@ def _kind(kind: str, *, required: bool = False) -> dict[str, Any]:
     return {"kind": kind, "required": required}
 
 
-def _render(kind: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if kind in ("date", "datetime"):
-        return format_arena_datetime(value)
-    return value
-
-
 Record = TypeVar("Record")
 
 
-def _parse(cls: type[Record], payload: Mapping[str, Any]) -> Record:
+# per record class, worked out once: (attribute, Arena name, reader, required) in field order, and
+# (Arena name, attribute, is a date) in ledger order
+_READ_PLANS: dict[type, list[tuple[str, str, Callable[[str, Any], Any], bool]]] = {}
+_WRITE_PLANS: dict[type, list[tuple[str, str, bool]]] = {}
+
+
+def _read_plan(cls: type) -> list[tuple[str, str, Callable[[str, Any], Any], bool]]:
+    plan = _READ_PLANS.get(cls)
+    if plan is None:
+        plan = [
+            (c.name, c.name.upper(), _READERS[c.metadata["kind"]], c.metadata["required"])
+            for c in fields(cls)
+        ]
+        _READ_PLANS[cls] = plan
+    return plan
+
+
+def _write_plan(cls: type) -> list[tuple[str, str, bool]]:
+    plan = _WRITE_PLANS.get(cls)
+    if plan is None:
+        # The row's own id first, for people reading the ledger; the rest in column order.
+        columns = sorted(fields(cls), key=lambda column: column.metadata["kind"] != "id")
+        plan = [(c.name.upper(), c.name, c.metadata["kind"] in ("date", "datetime")) for c in columns]
+        _WRITE_PLANS[cls] = plan
+    return plan
+
+
+def _parse_values(cls: type, payload: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(payload, Mapping):
         raise ArenaPayloadError("payload", f"is a JSON {type(payload).__name__}, not an object")
     values: dict[str, Any] = {}
-    for column in fields(cls):
-        name = column.name.upper()
-        value = _READERS[column.metadata["kind"]](name, payload.get(name))
-        if value is None and column.metadata["required"]:
+    get = payload.get
+    for attribute, name, reader, required in _read_plan(cls):
+        value = reader(name, get(name))
+        if value is None and required:
             raise ArenaPayloadError(name, "is missing")
-        values[column.name] = value
-    return cls(**values)
+        values[attribute] = value
+    return values
+
+
+def _parse(cls: type[Record], payload: Mapping[str, Any]) -> Record:
+    return cls(**_parse_values(cls, payload))
 
 
 def to_ledger_json(record: ArenaGjennomforing | ArenaDeltaker | ArenaHistDeltaker) -> dict[str, Any]:
     """The typed payload with upper-case Arena names and Arena date strings, ready for the ledger."""
-    # The row's own id first, for people reading the ledger; the rest in column order.
-    columns = sorted(fields(record), key=lambda column: column.metadata["kind"] != "id")
-    return {
-        column.name.upper(): _render(column.metadata["kind"], getattr(record, column.name))
-        for column in columns
-    }
+    out: dict[str, Any] = {}
+    for name, attribute, is_date in _write_plan(type(record)):
+        value = getattr(record, attribute)
+        out[name] = format_arena_datetime(value) if is_date and value is not None else value
+    return out
 
 
 # ---- tiltakgjennomføring ------------------------------------------------------------------------------
@@ -306,11 +346,11 @@ class ArenaDeltaker(_DeltakerColumns):
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> ArenaDeltaker:
-        record = _parse(cls, payload)
+        values = _parse_values(cls, payload)
         # A null BEGRUNNELSE_BESTILLING becomes "" so that downstream clears the text (spec §5.3).
-        if record.begrunnelse_bestilling is None:
-            return replace(record, begrunnelse_bestilling="")
-        return record
+        if values["begrunnelse_bestilling"] is None:
+            values["begrunnelse_bestilling"] = ""
+        return cls(**values)
 
     @property
     def arena_id(self) -> str:

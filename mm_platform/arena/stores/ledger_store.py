@@ -35,10 +35,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     select,
+    text,
     update,
 )
 
@@ -117,6 +120,40 @@ outbox_table = Table(
     Index("ix_arena_outbox_pending", "produced_at", "id"),
     Index("ix_arena_outbox_ledger", "ledger_id"),
 )
+
+
+# INSERT ... ON CONFLICT as text, built once per shape: SQLAlchemy does not cache the compiled form of
+# its SQLite on-conflict construct, so every row paid a compile. The SQL is what that construct
+# writes, and valid on both databases; the bind parameters carry the columns' types, so values are
+# stored exactly as before.
+_ON_CONFLICT: dict[tuple[str, tuple[str, ...], tuple[str, ...] | None, tuple[str, ...]], TextClause] = {}
+
+
+def _on_conflict(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    keys: Sequence[str] | None = None,
+    updated: Sequence[str] = (),
+) -> TextClause:
+    """INSERT INTO table (columns) ... ON CONFLICT (keys) DO UPDATE SET updated = excluded.updated, or
+    ON CONFLICT DO NOTHING when nothing is updated."""
+    if conn.dialect.name not in ("sqlite", "postgresql"):
+        dialect_insert(conn, table)  # refuses other databases, as the construct did
+    shape = (table.name, tuple(columns), tuple(keys) if keys is not None else None, tuple(updated))
+    statement = _ON_CONFLICT.get(shape)
+    if statement is None:
+        target = f" ({', '.join(keys)})" if keys else ""
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updated) if updated else "DO NOTHING"
+        )
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT{target} {action}"
+        )
+        statement = text(sql).bindparams(*[bindparam(c, type_=table.c[c].type) for c in columns])
+        _ON_CONFLICT[shape] = statement
+    return statement
 
 
 @dataclass(frozen=True)
@@ -422,19 +459,15 @@ class ArenaStore:
     def upsert_gjennomforing(self, conn: Connection, arena_id: str, tiltak_kode: str, is_valid: bool) -> None:
         """Insert; on conflict only is_valid changes (the tiltakskode keeps its first value, §4.2)."""
         now = utcnow()
-        statement = dialect_insert(conn, gjennomforing_table)
+        row = {
+            "arena_id": arena_id,
+            "tiltak_kode": tiltak_kode,
+            "is_valid": is_valid,
+            "created_at": now,
+            "modified_at": now,
+        }
         conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["arena_id"],
-                set_={"is_valid": statement.excluded.is_valid, "modified_at": statement.excluded.modified_at},
-            ),
-            {
-                "arena_id": arena_id,
-                "tiltak_kode": tiltak_kode,
-                "is_valid": is_valid,
-                "created_at": now,
-                "modified_at": now,
-            },
+            _on_conflict(conn, gjennomforing_table, list(row), ["arena_id"], ["is_valid", "modified_at"]), row
         )
 
     def set_mr_id(self, conn: Connection, arena_id: str, mr_id: uuid.UUID) -> None:
@@ -459,10 +492,8 @@ class ArenaStore:
         return (row.arena_table_name, row.arena_id) if row is not None else None
 
     def add_translation(self, conn: Connection, amt_id: str, table: str, arena_id: str) -> None:
-        conn.execute(
-            dialect_insert(conn, translation_table).on_conflict_do_nothing(),
-            {"amt_id": amt_id, "arena_table_name": table, "arena_id": arena_id},
-        )
+        row = {"amt_id": amt_id, "arena_table_name": table, "arena_id": arena_id}
+        conn.execute(_on_conflict(conn, translation_table, list(row)), row)
 
     def amt_id_or_new(self, conn: Connection, table: str, arena_id: str) -> uuid.UUID:
         known = self.amt_id(conn, table, arena_id)
@@ -484,10 +515,8 @@ class ArenaStore:
         return conn.execute(select(hist_translation_table).where(column == value)).first()
 
     def add_hist_translation(self, conn: Connection, amt_id: str, hist_id: str, arena_id: str | None) -> None:
-        conn.execute(
-            dialect_insert(conn, hist_translation_table).on_conflict_do_nothing(),
-            {"amt_id": amt_id, "arena_hist_id": hist_id, "arena_id": arena_id},
-        )
+        row = {"amt_id": amt_id, "arena_hist_id": hist_id, "arena_id": arena_id}
+        conn.execute(_on_conflict(conn, hist_translation_table, list(row)), row)
 
     # ---- deltakere -------------------------------------------------------------------------------------
 
@@ -508,12 +537,14 @@ class ArenaStore:
             "modified_at": now,
             "created_at": now,
         }
-        statement = dialect_insert(conn, deltaker_table)
         kept = {"arena_id", "arena_source_table", "created_at"}
         conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["arena_id", "arena_source_table"],
-                set_={c: statement.excluded[c] for c in row if c not in kept},
+            _on_conflict(
+                conn,
+                deltaker_table,
+                list(row),
+                ["arena_id", "arena_source_table"],
+                [c for c in row if c not in kept],
             ),
             row,
         )

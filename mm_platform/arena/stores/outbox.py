@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from mm_platform.arena.stores.ledger_store import ArenaStore, outbox_table
 from mm_platform.core.inbox import utcnow
@@ -75,14 +75,27 @@ class OutboxRelay:
             ).all()
 
     def _mark(self, placements: Sequence[tuple[int, int, int]]) -> None:
+        if not placements:
+            return
         now = utcnow()
+        # one statement executed for every row (executemany), in one transaction as before
+        statement = (
+            update(outbox_table)
+            .where(outbox_table.c.id == bindparam("b_id"), outbox_table.c.produced_at.is_(None))
+            .values(
+                produced_at=bindparam("b_at"),
+                produced_partition=bindparam("b_partition"),
+                produced_offset=bindparam("b_offset"),
+            )
+        )
         with self.store.engine.begin() as conn:
-            for outbox_id, partition, offset in placements:
-                conn.execute(
-                    update(outbox_table)
-                    .where(outbox_table.c.id == outbox_id, outbox_table.c.produced_at.is_(None))
-                    .values(produced_at=now, produced_partition=partition, produced_offset=offset)
-                )
+            conn.execute(
+                statement,
+                [
+                    {"b_id": outbox_id, "b_at": now, "b_partition": partition, "b_offset": offset}
+                    for outbox_id, partition, offset in placements
+                ],
+            )
 
     def _recover(self, topic: str) -> int:
         """Mark the pending rows of `topic` that a previous relay produced but did not mark."""
