@@ -83,6 +83,8 @@ event_inbox = Table(
     Index("ix_event_inbox_status_id", "status", "id"),
     Index("ix_event_inbox_entity", "topic", "entity_key", "id"),
     Index("ix_event_inbox_dedup", "topic", "dedup_key"),
+    # a topic's rows at one status in dedup-key order (the Arena ledger pages by pos this way)
+    Index("ix_event_inbox_topic_status_dedup", "topic", "status", "dedup_key"),
 )
 
 

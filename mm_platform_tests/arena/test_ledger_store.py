@@ -50,7 +50,7 @@ def test_settle_changes_status_and_note_and_keeps_the_row(store: ArenaStore) -> 
     [ledger_id] = ingest(store, deltaker(1, 10))
     with store.engine.begin() as conn:
         store.settle(conn, ledger_id, ArenaStatus.RETRY, "venter", attempts=3, attempted=True)
-    [entry], _ = store.page([TOPIC], [ArenaStatus.RETRY], 0, 10)
+    [entry], _ = store.page(TOPIC, [ArenaStatus.RETRY], "", 10)
     assert (entry.id, entry.status, entry.note, entry.attempts) == (ledger_id, ArenaStatus.RETRY, "venter", 3)
     assert entry.last_attempted is not None and entry.pos == "10".zfill(20)
 
@@ -70,7 +70,7 @@ def test_waiting_rows_of_a_gjennomforing_go_back_to_retry(store: ArenaStore) -> 
         for ledger_id in ids:
             store.settle(conn, ledger_id, ArenaStatus.WAITING, "ugyldig", attempts=4)
         assert store.requeue_waiting(conn, [TOPIC], "7") == 1
-    [entry], _ = store.page([TOPIC], [ArenaStatus.RETRY], 0, 10)
+    [entry], _ = store.page(TOPIC, [ArenaStatus.RETRY], "", 10)
     assert (entry.arena_id, entry.attempts, entry.last_attempted) == ("1", 0, None)
 
 
@@ -80,7 +80,7 @@ def test_resend_takes_the_newest_row_by_pos_at_the_asked_status(store: ArenaStor
         for ledger_id in ids:
             store.settle(conn, ledger_id, ArenaStatus.HANDLED, None, attempts=2)
     assert store.resend(TOPIC, [ArenaStatus.HANDLED], ["1"]) == 1
-    [entry], _ = store.page([TOPIC], [ArenaStatus.RETRY], 0, 10)
+    [entry], _ = store.page(TOPIC, [ArenaStatus.RETRY], "", 10)
     assert (entry.id, entry.pos[-2:], entry.attempts) == (ids[0], "12", 0)
 
 

@@ -1,6 +1,6 @@
 """One processing run over the ledger (spec §3, with §10's back-off): NEW rows first, then the RETRY
 rows that are due, then (nightly) the FAILED rows; each status a table at a time in the original's
-order (gjennomføringer, deltakere, hist deltakere) and within a page in pos order."""
+order (gjennomføringer, deltakere, hist deltakere) and within a table in pos order."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ def process_ledger(
     phases = [ArenaStatus.NEW, ArenaStatus.RETRY] + ([ArenaStatus.FAILED] if include_failed else [])
     for status in phases:
         for topic in topics:
-            after_id = 0
+            after_key = ""
             while True:
-                page, last_id = store.page([topic], [status], after_id, batch_size)
-                if not last_id:
+                page, last_key = store.page(topic, [status], after_key, batch_size)
+                if last_key is None:
                     break
-                after_id = last_id
-                for entry in sorted(page, key=lambda e: (e.pos, e.id)):
+                after_key = last_key
+                for entry in page:  # in pos order
                     if entry.id in seen:
                         continue
                     if status is ArenaStatus.RETRY and not retry_due(
@@ -45,12 +45,15 @@ def process_ledger(
 
 def due_work(store: ArenaStore, topics: Sequence[str], now: dt.datetime, batch_size: int = 5000) -> int:
     """How many rows a run would process now (NEW, or RETRY and due): the retry schedule's question."""
-    count, after_id = 0, 0
-    while True:
-        page, last_id = store.page(topics, [ArenaStatus.NEW, ArenaStatus.RETRY], after_id, batch_size)
-        if not last_id:
-            return count
-        after_id = last_id
-        count += sum(
-            1 for e in page if e.status is ArenaStatus.NEW or retry_due(e.attempts, e.last_attempted, now)
-        )
+    count = 0
+    for topic in topics:
+        after_key = ""
+        while True:
+            page, last_key = store.page(topic, [ArenaStatus.NEW, ArenaStatus.RETRY], after_key, batch_size)
+            if last_key is None:
+                break
+            after_key = last_key
+            count += sum(
+                1 for e in page if e.status is ArenaStatus.NEW or retry_due(e.attempts, e.last_attempted, now)
+            )
+    return count

@@ -199,12 +199,15 @@ def entity_key(table: str, arena_id: str) -> str:
 
 
 def dedup_key(table: str, operation: Operation, pos: str) -> str:
-    return f"{table}:{operation.value}:{pos}"
+    """The original's upsert key (table, operation, pos), pos first after the table: within a topic
+    the keys sort in pos order (pos is zero-padded), so the ledger is paged by it (§3)."""
+    return f"{table}:{pos}:{operation.value}"
 
 
 def pos_of(key: str | None) -> str:
-    """The pos at the end of a dedup key (`table:operation:pos`)."""
-    return (key or "").rpartition(":")[2]
+    """The pos in a dedup key (`table:pos:operation`)."""
+    parts = (key or "").rsplit(":", 2)
+    return parts[1] if len(parts) == 3 else ""
 
 
 def _entry(row: Any) -> LedgerEntry | None:
@@ -265,23 +268,23 @@ class ArenaStore:
     # ---- the ledger ----------------------------------------------------------------------------
 
     def page(
-        self, topics: Sequence[str], statuses: Iterable[ArenaStatus], after_id: int, limit: int
-    ) -> tuple[list[LedgerEntry], int]:
-        """Ledger rows of `topics` at `statuses` after `after_id`, in id order (keyset paging), and the
-        last id read (0 when the page is empty). A row without a ledger payload (an INVALID value put
-        back to RETRY by hand) is skipped."""
+        self, topic: str, statuses: Iterable[ArenaStatus], after_key: str, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """Ledger rows of `topic` at `statuses` in pos order after `after_key` (keyset paging on the
+        dedup key, as the original pages by operation_pos), and the last key read (None when the page
+        is empty). A row without a ledger payload (an INVALID value put back by hand) is skipped."""
         query = (
-            select(*_LEDGER_COLUMNS)
-            .where(event_inbox.c.topic.in_(list(topics)))
+            select(*_LEDGER_COLUMNS, event_inbox.c.dedup_key)
+            .where(event_inbox.c.topic == topic)
             .where(event_inbox.c.status.in_([s.value for s in statuses]))
-            .where(event_inbox.c.id > after_id)
-            .order_by(event_inbox.c.id)
+            .where(event_inbox.c.dedup_key > after_key)
+            .order_by(event_inbox.c.dedup_key)
             .limit(limit)
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         entries = [e for e in (_entry(r) for r in rows) if e is not None]
-        return entries, rows[-1].id if rows else 0
+        return entries, rows[-1].dedup_key if rows else None
 
     def entry(self, ledger_id: int) -> LedgerEntry | None:
         with self.engine.connect() as conn:
