@@ -31,15 +31,14 @@ def process_ledger(
                 if last_key is None:
                     break
                 after_key = last_key
-                for entry in page:  # in pos order
-                    if entry.id in seen:
-                        continue
-                    if status is ArenaStatus.RETRY and not retry_due(
-                        entry.attempts, entry.last_attempted, now
-                    ):
-                        continue
-                    seen.add(entry.id)
-                    processor.process(entry)
+                due = [
+                    e
+                    for e in page  # in pos order
+                    if e.id not in seen
+                    and (status is not ArenaStatus.RETRY or retry_due(e.attempts, e.last_attempted, now))
+                ]
+                seen.update(e.id for e in due)
+                processor.process_page(due)
     return processor.stats
 
 
