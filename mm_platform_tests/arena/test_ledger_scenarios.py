@@ -11,6 +11,7 @@ from dagster import build_schedule_context
 from sqlalchemy import select, update
 
 from mm_platform.arena.defs.sensors import arena_ignored_cleanup_job, arena_retry_schedule
+from mm_platform.arena.dev.lookups_standin import derived_fnr
 from mm_platform.arena.stores.ledger_store import outbox_table
 from mm_platform.arena.stores.outbox import OUTBOX_HEADER
 from mm_platform.core.inbox import event_inbox
@@ -235,3 +236,19 @@ def test_enkeltplass_deltaker_goes_bare_to_the_enkeltplass_topic(flow: ArenaFlow
     assert key == deltaker["id"] and "operation" not in deltaker
     assert deltaker["status"] == "FULLFORT"  # GJENN, ended in 2020; enkeltplass takes the kurs statuses
     assert flow.output() == []
+
+
+def test_a_row_failing_inside_a_page_costs_only_itself(flow: ArenaFlow) -> None:
+    with_gjennomforing(flow)
+    flow.force_answer(500, id=7002, path_prefix="/api/ords", times=1)  # B's person lookup fails once
+    for pos, (arena_id, person_id) in enumerate(((71, 7001), (72, 7002), (73, 7003)), start=50):
+        flow.publish(
+            DELTAKER, "I", deltaker_payload(TILTAKDELTAKER_ID=arena_id, PERSON_ID=person_id), pos=pos
+        )
+    metadata = flow.ingest_and_run()  # pages of two: [A, B] is rolled back at B, A redone alone
+    assert [flow.status("deltaker", i) for i in (71, 72, 73)] == ["HANDLED", "RETRY", "HANDLED"]
+    assert "500" in flow.rows("deltaker", 72)[0]["note"]
+    assert (metadata["settled handled"], metadata["settled retry"]) == (2, 1)
+    assert sorted(m["payload"]["personIdent"] for _k, m in flow.output()) == sorted(
+        derived_fnr(str(p)) for p in (7001, 7003)
+    )  # A once, although its first attempt was rolled back with the page
