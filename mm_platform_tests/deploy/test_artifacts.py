@@ -472,17 +472,25 @@ def test_every_constraint_the_image_needs_is_pinned() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"), [(None, "in_process"), ("in_process", "in_process"), ("k8s", "k8s")]
 )
-def test_vf_campaign_jobs_executor_follows_the_setting(value: str | None, expected: str) -> None:
+def test_vf_campaign_jobs_executor_follows_the_setting(
+    value: str | None, expected: str, tmp_path: Path
+) -> None:
+    from dagster import instance_for_test
+
     from mm_platform.definitions import build_definitions
     from mm_platform.verified_fan.defs.sensors import build_campaign_jobs
 
-    env = {} if value is None else {"MM_PLATFORM_VF_EXECUTOR": value}
+    env = {"MM_PLATFORM_STATE_DIR": str(tmp_path)}
+    if value is not None:
+        env["MM_PLATFORM_VF_EXECUTOR"] = value
     defs = build_definitions(load_settings(env))
     names = [job.name for job in build_campaign_jobs().values()]
-    for name in names:
-        assert defs.resolve_job_def(name).executor_def.name == expected
-    # the file intake job stays in process whatever the setting
-    assert defs.resolve_job_def("verified_fan_file_job").executor_def.name == "in_process"
+    # Dagster resolves definitions-state storage through the current instance
+    with instance_for_test():
+        for name in names:
+            assert defs.resolve_job_def(name).executor_def.name == expected
+        # the file intake job stays in process whatever the setting
+        assert defs.resolve_job_def("verified_fan_file_job").executor_def.name == "in_process"
 
 
 def test_vf_executor_refuses_an_unknown_value() -> None:
