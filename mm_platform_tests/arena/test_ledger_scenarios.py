@@ -197,7 +197,9 @@ def test_a_relay_that_died_after_producing_never_produces_twice(flow: ArenaFlow)
     with flow.store.engine.connect() as conn:
         pending = conn.execute(select(outbox_table).order_by(outbox_table.c.id)).all()
     assert len(pending) == 3 and all(r.produced_at is None for r in pending)
-    # a relay produced the first two, then died before marking them
+    # a relay marked all three as sending, produced the first two, then died before marking them
+    with flow.store.engine.begin() as conn:
+        conn.execute(update(outbox_table).values(sending_at=dt.datetime.now(dt.timezone.utc)))
     flow.kafka.produce_messages(
         flow.arena.amt_topic,
         [OutgoingMessage(r.message_key, r.value, {OUTBOX_HEADER: str(r.id)}) for r in pending[:2]],

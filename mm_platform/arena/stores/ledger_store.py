@@ -114,6 +114,7 @@ outbox_table = Table(
     Column("message_key", String(100), nullable=False),
     Column("value", LargeBinary),  # None: a tombstone
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sending_at", DateTime(timezone=True)),  # a relay was about to produce it
     Column("produced_at", DateTime(timezone=True)),
     Column("produced_partition", Integer),
     Column("produced_offset", BigInteger),

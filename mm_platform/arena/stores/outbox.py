@@ -3,9 +3,10 @@
 A processor writes each output message as an `arena_outbox` row in the transaction that settles its
 ledger row. The relay produces pending rows in id order with an idempotent producer (each message
 carries its outbox id in the `mm-outbox-id` header), then marks them with the partition and offset
-Kafka gave them. A crash between producing and marking leaves rows that are on the topic but not
-marked: before producing, the relay reads each topic from just after the newest marked offset and
-marks the rows whose ids it finds there, so nothing is produced twice and nothing is lost.
+Kafka gave them. Before producing a chunk it records that it is sending it (`sending_at`). A crash
+between producing and marking leaves rows that are sending but not marked: the next relay reads each
+topic from just after the newest marked offset and marks the sending rows whose ids it finds there,
+so nothing is produced twice and nothing is lost. With no such row (the normal case) it reads nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class OutboxRelay:
             # one topic at a time, in id order within it (a deltaker's messages keep their order)
             for topic in dict.fromkeys(r.topic for r in rows):
                 batch = [r for r in rows if r.topic == topic]
+                self._mark_sending([r.id for r in batch])
                 placed = self.kafka.produce_messages(
                     topic,
                     [OutgoingMessage(r.message_key, r.value, {OUTBOX_HEADER: str(r.id)}) for r in batch],
@@ -73,6 +75,16 @@ class OutboxRelay:
                 .order_by(outbox_table.c.id)
                 .limit(limit)
             ).all()
+
+    def _mark_sending(self, ids: Sequence[int]) -> None:
+        now = utcnow()
+        with self.store.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    update(outbox_table)
+                    .where(outbox_table.c.id.in_(ids[start : start + 500]))
+                    .values(sending_at=now)
+                )
 
     def _mark(self, placements: Sequence[tuple[int, int, int]]) -> None:
         if not placements:
@@ -98,7 +110,8 @@ class OutboxRelay:
             )
 
     def _recover(self, topic: str) -> int:
-        """Mark the pending rows of `topic` that a previous relay produced but did not mark."""
+        """Mark the rows of `topic` that a previous relay was sending and may have produced but did
+        not mark."""
         with self.store.engine.connect() as conn:
             start = {
                 partition: offset + 1
@@ -112,7 +125,9 @@ class OutboxRelay:
                 row[0]
                 for row in conn.execute(
                     select(outbox_table.c.id).where(
-                        outbox_table.c.topic == topic, outbox_table.c.produced_at.is_(None)
+                        outbox_table.c.topic == topic,
+                        outbox_table.c.produced_at.is_(None),
+                        outbox_table.c.sending_at.is_not(None),
                     )
                 )
             }
