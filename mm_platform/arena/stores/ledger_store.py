@@ -157,6 +157,15 @@ def _on_conflict(
     return statement
 
 
+# statements the processors run for every row, built once (SQLAlchemy's statement construction and
+# cache-key generation cost more than the SQLite statement itself)
+_HISTORY = select(event_inbox.c.dedup_key, event_inbox.c.status).where(
+    event_inbox.c.topic == bindparam("b_topic"), event_inbox.c.entity_key == bindparam("b_entity")
+)
+_OUTBOX_INSERT = outbox_table.insert()
+_SETTLE: dict[tuple[str, ...], Any] = {}
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     """One ledger row as the processors read it."""
@@ -294,11 +303,7 @@ class ArenaStore:
 
     def history(self, conn: Connection, topic: str, table: str, arena_id: str) -> list[LedgerRow]:
         """Every ledger row of one Arena id (pos and status), for the ordering guard."""
-        rows = conn.execute(
-            select(event_inbox.c.dedup_key, event_inbox.c.status).where(
-                event_inbox.c.topic == topic, event_inbox.c.entity_key == entity_key(table, arena_id)
-            )
-        )
+        rows = conn.execute(_HISTORY, {"b_topic": topic, "b_entity": entity_key(table, arena_id)})
         return [LedgerRow(pos_of(key), ArenaStatus(status)) for key, status in rows if key]
 
     def settle(
@@ -312,12 +317,25 @@ class ArenaStore:
         attempted: bool = False,
         now: dt.datetime | None = None,
     ) -> None:
-        values: dict[str, Any] = {"status": status.value, "reason": clean_text(note), "updated_at": utcnow()}
+        values: dict[str, Any] = {
+            "b_id": ledger_id,
+            "status": status.value,
+            "reason": clean_text(note),
+            "updated_at": utcnow(),
+        }
         if attempts is not None:
             values["attempts"] = attempts
         if attempted:
             values["last_attempted"] = now or utcnow()
-        conn.execute(update(event_inbox).where(event_inbox.c.id == ledger_id).values(**values))
+        # one statement per shape, built once: building it per row cost more than running it
+        shape = tuple(sorted(values))
+        if shape not in _SETTLE:
+            _SETTLE[shape] = (
+                update(event_inbox)
+                .where(event_inbox.c.id == bindparam("b_id"))
+                .values({c: bindparam(c) for c in shape if c != "b_id"})
+            )
+        conn.execute(_SETTLE[shape], values)
 
     def requeue_waiting(self, conn: Connection, topics: Sequence[str], gjennomforing_id: str) -> int:
         """WAITING deltaker and hist rows of the gjennomføring back to RETRY with 0 attempts (§2.5,
@@ -572,7 +590,12 @@ class ArenaStore:
 
     def add_outbox(self, conn: Connection, ledger_id: int, topic: str, key: str, value: bytes | None) -> None:
         conn.execute(
-            outbox_table.insert().values(
-                ledger_id=ledger_id, topic=topic, message_key=key, value=value, created_at=utcnow()
-            )
+            _OUTBOX_INSERT,
+            {
+                "ledger_id": ledger_id,
+                "topic": topic,
+                "message_key": key,
+                "value": value,
+                "created_at": utcnow(),
+            },
         )
