@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from dagster import build_schedule_context
+from dagster import DagsterRun, DagsterRunStatus, build_schedule_context
+from dagster._core.utils import make_new_run_id
 from sqlalchemy import select, update
 
-from mm_platform.arena.defs.sensors import arena_ignored_cleanup_job, arena_retry_schedule
+from mm_platform.arena.defs.sensors import LEDGER_JOB, arena_ignored_cleanup_job, arena_retry_schedule
 from mm_platform.arena.dev.lookups_standin import derived_fnr
 from mm_platform.arena.stores.ledger_store import outbox_table
 from mm_platform.arena.stores.outbox import OUTBOX_HEADER
@@ -254,3 +255,22 @@ def test_a_row_failing_inside_a_page_costs_only_itself(flow: ArenaFlow) -> None:
     assert sorted(m["payload"]["personIdent"] for _k, m in flow.output()) == sorted(
         derived_fnr(str(p)) for p in (7001, 7003)
     )  # A once, although its first attempt was rolled back with the page
+
+
+def test_one_waiting_ledger_run_is_enough(flow: ArenaFlow) -> None:
+    """During a replay the sensor stores thousands of messages a tick; while a ledger run waits in the
+    queue (it will process them all) no second one is asked for, by the sensor or the schedule."""
+    flow.publish(DELTAKER, "I", deltaker_payload(), pos=33)
+    assert flow.ingest() == 1
+    # a run not started yet (as one in the queue: QUEUED records need a code location origin)
+    queued = DagsterRun(job_name=LEDGER_JOB, run_id=make_new_run_id(), status=DagsterRunStatus.NOT_STARTED)
+    flow.instance.add_run(queued)
+    flow.publish(DELTAKER, "U", deltaker_payload(), pos=34)
+    assert flow.ingest() == 0
+    context = build_schedule_context(
+        instance=flow.instance, resources={"inbox": flow.inbox, "arena": flow.arena}
+    )
+    assert "waiting to start" in arena_retry_schedule.evaluate_tick(context).skip_message
+    flow.instance.report_run_canceled(queued)
+    flow.publish(DELTAKER, "U", deltaker_payload(), pos=35)
+    assert flow.ingest() == 1

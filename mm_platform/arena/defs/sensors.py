@@ -8,10 +8,13 @@ run request per tick is enough and a lost one is made good by the next tick or t
 import datetime as dt
 
 from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     OpExecutionContext,
     RunRequest,
+    RunsFilter,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
@@ -46,6 +49,15 @@ arena_ledger_job = define_asset_job(
     tags=POOL_TAGS,
     description="Processes NEW and due RETRY ledger rows, then produces their output messages.",
 )
+
+
+# a run at one of these has not begun to read the ledger yet
+WAITING_RUN_STATUSES = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
+
+
+def ledger_run_waiting(instance: DagsterInstance) -> bool:
+    runs = instance.get_runs(RunsFilter(job_name=LEDGER_JOB, statuses=WAITING_RUN_STATUSES), limit=1)
+    return bool(runs)
 
 
 def to_ledger_event(record: KafkaRecord) -> NewEvent:
@@ -116,7 +128,13 @@ def build_arena_sensor(settings: Settings, topics: list[str]):
         )
         context.log.info(summary)
         new = [e.id for e in stored if e.status is Status.NEW]
-        requests = [RunRequest(run_key=f"arena-ledger|{max(new)}")] if new else []
+        # a ledger run that has not started yet will process these rows too: one waiting run is enough
+        # (a replay of a million messages would otherwise queue a run per tick)
+        requests = (
+            [RunRequest(run_key=f"arena-ledger|{max(new)}")]
+            if new and not ledger_run_waiting(context.instance)
+            else []
+        )
         return SensorResult(
             run_requests=requests,
             cursor=KafkaCursor(next_offsets).serialize(),
@@ -140,6 +158,8 @@ def arena_retry_schedule(context: ScheduleEvaluationContext, inbox: InboxResourc
     due = due_work(store_of(inbox), arena.input_topics, utcnow())
     if not due:
         return SkipReason("no RETRY row is due and no NEW row waits")
+    if ledger_run_waiting(context.instance):
+        return SkipReason(f"{due} row(s) due; a ledger run that will process them is waiting to start")
     return RunRequest(tags={"mm_platform/arena_due": str(due)})
 
 
