@@ -2,9 +2,10 @@
 
 The ledger itself is the shared event inbox: one row per Kafka message of the three Arena topics, with
 the Arena statuses, `entity_key` = `<table>:<arena id>` (one deltaker's history) and `dedup_key` =
-`<table>:<op_type>:<pos>` (the original's upsert key: a second delivery of the same operation is stored
-IGNORED as a duplicate and is never processed twice). Next to it, in the same database so that one
-transaction settles a ledger row with everything it wrote:
+`<table>:<pos>:<operation>` (the original's upsert key, pos first so that a topic's keys sort in pos
+order; a second delivery of the same operation is stored IGNORED as a duplicate and is never processed
+twice). Next to it, in the same database so that one transaction settles a ledger row with everything
+it wrote:
 
 - `arena_gjennomforing`: arena id, tiltakskode (first value kept), validity, Mulighetsrommet id;
 - `arena_deltaker`: the raw Arena values of handled deltakere (the hist matcher reads them);
