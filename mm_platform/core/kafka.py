@@ -48,6 +48,9 @@ class OutgoingMessage:
     headers: Mapping[str, str | bytes] = field(default_factory=dict)
 
 
+# one consume call's wait: a call returns early only when its batch is full
+CONSUME_SLICE_SECONDS = 0.05
+
 # Offsets are kept as {topic: {partition: next offset to read}}.
 Offsets = Mapping[str, Mapping[int, int]]
 
@@ -164,16 +167,24 @@ class KafkaResource(ConfigurableResource):
             if not assignment:
                 return records, next_offsets
             consumer.assign(assignment)
+            idle_since: float | None = None
             while len(records) < max_messages:
-                remaining = deadline - time.monotonic()
+                now = time.monotonic()
+                remaining = deadline - now
                 if remaining <= 0:
                     break
+                # consume() waits its whole timeout unless the batch fills up: short calls return what
+                # has arrived at once, and the read ends after `empty_poll_seconds` without a message
                 messages = consumer.consume(
                     num_messages=min(500, max_messages - len(records)),
-                    timeout=min(self.empty_poll_seconds, remaining),
+                    timeout=min(CONSUME_SLICE_SECONDS, self.empty_poll_seconds, remaining),
                 )
                 if not messages:
-                    break
+                    idle_since = idle_since if idle_since is not None else now
+                    if time.monotonic() - idle_since >= self.empty_poll_seconds:
+                        break
+                    continue
+                idle_since = None
                 for message in messages:
                     error = message.error()
                     if error is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,7 +79,9 @@ class ArenaFlow:
         self.inbox = InboxResource(database_url=self.db_url)
         self.store: ArenaStore = store_of(self.inbox)
         self.sensor = build_arena_sensor(load_settings({}), self.arena.input_topics)
-        self._read: dict[str, dict[int, int]] = {}
+        # `ingest` ticks until every message published is stored: a slow fetch on a loaded machine
+        # costs another tick, not a missed message
+        self.published = 0
 
     # ---- input ----------------------------------------------------------------------------------
 
@@ -91,6 +94,7 @@ class ArenaFlow:
 
     def publish_raw(self, topic: str, *values: bytes | str) -> None:
         self.kafka.produce(topic, list(values))
+        self.published += len(values)
 
     def publish(self, table: str, op_type: str, payload: dict[str, Any], *, pos: int, **kwargs: Any) -> None:
         side = {"before": payload} if op_type == "D" else {"after": payload}
@@ -98,15 +102,22 @@ class ArenaFlow:
         self.publish_raw(self.topic_of(table), json.dumps(document))
 
     def ingest(self) -> int:
-        """One sensor tick; how many runs it asked for."""
-        context = build_sensor_context(
-            instance=self.instance,
-            cursor=self.cursor,
-            resources={"kafka": self.kafka, "inbox": self.inbox},
-        )
-        result = self.sensor.evaluate_tick(context)
-        self.cursor = result.cursor
-        return len(result.run_requests or [])
+        """Sensor ticks until every message published so far is in the ledger; how many runs they
+        asked for."""
+        requested, deadline = 0, time.monotonic() + 60
+        while True:
+            context = build_sensor_context(
+                instance=self.instance,
+                cursor=self.cursor,
+                resources={"kafka": self.kafka, "inbox": self.inbox},
+            )
+            result = self.sensor.evaluate_tick(context)
+            self.cursor = result.cursor
+            requested += len(result.run_requests or [])
+            counts = self.store.status_counts(self.arena.input_topics)
+            if sum(n for by_status in counts.values() for n in by_status.values()) >= self.published:
+                return requested
+            assert time.monotonic() < deadline, f"{self.published} published, ledger holds {counts}"
 
     def run(self, include_failed: bool = False, publish: bool = True) -> dict[str, Any]:
         """One ledger run (process, then publish) as the job runs it; the ledger step's metadata.
