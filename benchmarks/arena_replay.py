@@ -26,11 +26,9 @@ import pstats
 import random
 import resource
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,7 @@ from confluent_kafka import Producer
 from dagster import build_sensor_context, instance_for_test
 
 from mm_platform.arena.defs.sensors import build_arena_sensor, to_ledger_event
-from mm_platform.arena.dev.lookups_standin import serve
+from mm_platform.arena.dev.lookups_standin import serving_in_thread
 from mm_platform.arena.rules.envelope import (
     HIST_TILTAKDELTAKER_TABLE,
     TILTAKDELTAKER_TABLE,
@@ -52,7 +50,6 @@ from mm_platform.arena.stores.lookups import AmtTiltakApi, CachedOrds, Mulighets
 from mm_platform.arena.stores.outbox import OutboxRelay
 from mm_platform.arena.stores.processors import ArenaProcessor
 from mm_platform.arena.stores.resources import ArenaResource
-from mm_platform.core.devstack import free_port
 from mm_platform.core.inbox import EventInbox, InboxResource, utcnow
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sensors import KafkaCursor
@@ -224,20 +221,6 @@ def publish(
 # ---- the pieces ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def lookups(tmp: Path):
-    port = free_port()
-    # in memory: the stand-in keeps a request log, whose disk writes are not the ACL's cost
-    server = serve("127.0.0.1", port, ":memory:", strict=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def arena_resource(suffix: str) -> ArenaResource:
     return ArenaResource(
         gjennomforing_topic=f"arena.gjennomforing.{suffix}",
@@ -342,7 +325,7 @@ def ledger_until_done(
             by_status[s] = by_status.get(s, 0) + n
         counts = store.status_counts(arena.input_topics)
         new = sum(c.get(ArenaStatus.NEW.value, 0) for c in counts.values())
-        if (not new and not relay.pending_count()) or totals["runs"] >= 5:
+        if (not new and not relay.store.pending_outbox_count()) or totals["runs"] >= 5:
             break
     totals["by_status"] = by_status
     totals["ledger"] = store.status_counts(arena.input_topics)
@@ -412,7 +395,8 @@ def main() -> None:
         rss_intake = max_rss_mb()
 
         e2e = None
-        with lookups(tmp) as lookups_url:
+        # in memory: the stand-in keeps a request log, whose disk writes are not the ACL's cost
+        with serving_in_thread(":memory:") as lookups_url:
             if not args.skip_e2e:
                 t3 = time.perf_counter()
                 e2e = ledger_until_done(arena, kafka, db_url, lookups_url)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from sqlalchemy import update
 
 from mm_platform.arena.defs.assets import process_arena_ledger, publish_amt_deltakere, store_of
 from mm_platform.arena.defs.sensors import build_arena_sensor
-from mm_platform.arena.dev.lookups_standin import serve
+from mm_platform.arena.dev.lookups_standin import serving_in_thread
 from mm_platform.arena.rules.envelope import (
     HIST_TILTAKDELTAKER_TABLE,
     TILTAKDELTAKER_TABLE,
@@ -41,18 +38,10 @@ TABLE_OF = {
 }
 
 
-@contextmanager
-def lookups_standin(tmp_path: Path, strict: bool = False, token: str | None = None) -> Iterator[str]:
-    """The lookups stand-in in a thread of this process, on a port the system picks."""
+def lookups_standin(tmp_path: Path, strict: bool = False, token: str | None = None):
+    """The lookups stand-in in a thread of this process, its data in a file of the test's own."""
     database = str(tmp_path / f"lookups-{uuid.uuid4().hex[:8]}.db")
-    server = serve("127.0.0.1", 0, database, token=token, strict=strict)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serving_in_thread(database, strict=strict, token=token)
 
 
 @dataclass

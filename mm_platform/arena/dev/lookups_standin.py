@@ -38,6 +38,8 @@ import os
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -275,6 +277,20 @@ def serve(
     server = ThreadingHTTPServer((host, port), make_handler(Store(db), ForcedAnswers(), token, strict))
     server.daemon_threads = True  # a hung client must not keep the process from stopping
     return server
+
+
+@contextmanager
+def serving_in_thread(db: str, *, strict: bool = False, token: str | None = None) -> Iterator[str]:
+    """The stand-in in a thread of this process on a port the system picks (tests, benchmarks); its
+    base URL."""
+    server = serve("127.0.0.1", 0, db, token, strict)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def main() -> None:

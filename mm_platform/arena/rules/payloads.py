@@ -20,6 +20,7 @@ from mm_platform.arena.rules.envelope import (
     HIST_TILTAKDELTAKER_TABLE,
     TILTAKDELTAKER_TABLE,
     TILTAKGJENNOMFORING_TABLE,
+    fixed_place_datetime,
 )
 
 ARENA_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # Arena's yyyy-MM-dd HH:mm:ss
@@ -45,19 +46,9 @@ class ArenaPayloadError(ValueError):
 def parse_arena_datetime(name: str, value: Any) -> datetime:
     if not isinstance(value, str) or not _ARENA_DATETIME.fullmatch(value):
         raise ArenaPayloadError(name, f"{value!r} is not a date of the form yyyy-MM-dd HH:mm:ss")
-    try:
-        # the shape is checked, so the fields sit at fixed places; an impossible date falls through to
-        # strptime, whose message the reason keeps
-        return datetime(
-            int(value[0:4]),
-            int(value[5:7]),
-            int(value[8:10]),
-            int(value[11:13]),
-            int(value[14:16]),
-            int(value[17:19]),
-        )
-    except ValueError:
-        pass
+    moment = fixed_place_datetime(value)
+    if moment is not None:
+        return moment
     try:
         return datetime.strptime(value, ARENA_DATETIME_FORMAT)
     except ValueError as exc:  # e.g. 2022-02-30

@@ -297,10 +297,15 @@ class ArenaStore:
         entries = [e for e in (_entry(r) for r in rows) if e is not None]
         return entries, rows[-1].dedup_key if rows else None
 
-    def entry(self, ledger_id: int) -> LedgerEntry | None:
+    def retry_timings(self, topics: Sequence[str]) -> list[tuple[int, dt.datetime | None]]:
+        """(attempts, last_attempted) of every RETRY row of `topics`: what the back-off needs."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(*_LEDGER_COLUMNS).where(event_inbox.c.id == ledger_id)).first()
-        return _entry(row) if row is not None else None
+            rows = conn.execute(
+                select(event_inbox.c.attempts, event_inbox.c.last_attempted).where(
+                    event_inbox.c.topic.in_(list(topics)), event_inbox.c.status == ArenaStatus.RETRY.value
+                )
+            )
+            return [(attempts, _as_utc(last)) for attempts, last in rows]
 
     def history(self, conn: Connection, topic: str, table: str, arena_id: str) -> list[LedgerRow]:
         """Every ledger row of one Arena id (pos and status), for the ordering guard."""

@@ -37,14 +37,8 @@ class OutboxRelay:
         self.store = store
         self.kafka = kafka
 
-    def pending_count(self) -> int:
-        with self.store.engine.connect() as conn:
-            return conn.execute(
-                select(func.count()).select_from(outbox_table).where(outbox_table.c.produced_at.is_(None))
-            ).scalar_one()
-
     def relay(self, topics: Sequence[str]) -> RelayReport:
-        pending = self.pending_count()
+        pending = self.store.pending_outbox_count()
         produced = dict.fromkeys(topics, 0)
         if not pending:
             return RelayReport(produced, 0, 0)

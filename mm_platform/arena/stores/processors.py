@@ -83,13 +83,6 @@ class OutputTopics:
     hist: str
 
 
-@dataclass(frozen=True)
-class Settled:
-    status: ArenaStatus
-    note: str | None
-    published: int
-
-
 @dataclass
 class RunStats:
     """What one processing run did, for the materialization's metadata."""
@@ -140,6 +133,10 @@ class ArenaProcessor:
             HIST_TILTAKDELTAKER_TABLE: self._hist,
         }[entry.table]
 
+    def process(self, entry: LedgerEntry) -> None:
+        """One row in its own transaction."""
+        self.process_page([entry])
+
     def process_page(self, entries: Sequence[LedgerEntry]) -> None:
         """Process rows in one transaction: one commit per page instead of one per row. Every way a
         processor ends normally (HANDLED or a Stop) is settled inside it. A row that raises (a lookup
@@ -160,6 +157,7 @@ class ArenaProcessor:
             start += index + 1
 
     def _try_page(self, entries: Sequence[LedgerEntry]) -> tuple[int, Exception] | None:
+        """Settle `entries` in one transaction; on an exception, roll back and say which row raised."""
         settled: Counter = Counter()
         published_total, done = 0, 0
         try:
@@ -168,9 +166,9 @@ class ArenaProcessor:
                     published: list[int] = []
                     try:
                         outcome, note = Outcome.HANDLED, self._handler(entry)(conn, entry, published)
-                    except Stop as stop:
+                    except Stop as stop:  # outbox rows are only added after a processor's last Stop
                         outcome, note = stop.outcome, stop.note
-                    settled[self._settle(conn, entry, outcome, note).status.value] += 1
+                    settled[self._settle(conn, entry, outcome, note).value] += 1
                     published_total += len(published)
                     done += 1
         except Exception as error:
@@ -182,29 +180,10 @@ class ArenaProcessor:
         self.stats.published += published_total
         return None
 
-    def _settle_failure(self, entry: LedgerEntry, error: Exception) -> Settled:
+    def _settle_failure(self, entry: LedgerEntry, error: Exception) -> None:
         outcome, reason = _failure(error)  # the row's writes were rolled back
         with self.store.engine.begin() as conn:
-            settled = self._settle(conn, entry, outcome, reason)
-        self.stats.by_status[settled.status.value] += 1
-        return settled
-
-    def process(self, entry: LedgerEntry) -> Settled:
-        """One row in its own transaction."""
-        published: list[int] = []
-        try:
-            with self.store.engine.begin() as conn:
-                try:
-                    outcome, note = Outcome.HANDLED, self._handler(entry)(conn, entry, published)
-                except Stop as stop:  # outbox rows are only added after a processor's last Stop
-                    outcome, note = stop.outcome, stop.note
-                settled = self._settle(conn, entry, outcome, note)
-        except Exception as error:
-            self._forget_written()
-            return self._settle_failure(entry, error)
-        self.stats.by_status[settled.status.value] += 1
-        self.stats.published += len(published)
-        return Settled(settled.status, settled.note, len(published))
+            self.stats.by_status[self._settle(conn, entry, outcome, reason).value] += 1
 
     def _forget_written(self) -> None:
         self._gjennomforinger.clear()
@@ -221,7 +200,9 @@ class ArenaProcessor:
             self._amt_ids[key] = self.store.amt_id_or_new(conn, table, arena_id)
         return self._amt_ids[key]
 
-    def _settle(self, conn: Connection, entry: LedgerEntry, outcome: Outcome, note: str | None) -> Settled:
+    def _settle(
+        self, conn: Connection, entry: LedgerEntry, outcome: Outcome, note: str | None
+    ) -> ArenaStatus:
         if entry.status is ArenaStatus.NEW:
             status = live_status(outcome)
             self.store.settle(conn, entry.id, status, note)
@@ -231,7 +212,7 @@ class ArenaProcessor:
             self.store.settle(
                 conn, entry.id, status, note, attempts=decision.attempts, attempted=decision.counts_attempt
             )
-        return Settled(status, note, 0)
+        return status
 
     # ---- §4 gjennomføring --------------------------------------------------------------------------
 
