@@ -7,6 +7,8 @@ from dataclasses import fields
 from datetime import date, datetime
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from mm_platform.arena.rules.envelope import (
     HIST_TILTAKDELTAKER_TABLE,
@@ -19,6 +21,7 @@ from mm_platform.arena.rules.payloads import (
     ArenaGjennomforing,
     ArenaHistDeltaker,
     ArenaPayloadError,
+    ledger_json,
     parse_payload,
     to_ledger_json,
 )
@@ -300,3 +303,49 @@ def test_ledger_json_drops_unknown_fields_and_writes_arena_dates():
 def test_from_message_to_record():
     message = parse_arena_message(raw(envelope(TILTAKDELTAKER_TABLE, "D", before=deltaker_payload())))
     assert parse_payload(message.table, message.payload).arena_id == message.arena_id
+
+
+# ---- the intake's direct ledger JSON is the typed round trip --------------------------------------------
+
+_SAMPLES = {
+    TILTAKGJENNOMFORING_TABLE: gjennomforing_payload,
+    TILTAKDELTAKER_TABLE: deltaker_payload,
+    HIST_TILTAKDELTAKER_TABLE: hist_payload,
+}
+_COLUMN_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["2022-01-11 11:00:40", "0999-01-01 00:00:00", "2022-02-30 00:00:00", "2022-01-11", "0", "12"]
+    ),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+def _outcome(read, table, payload):
+    try:
+        value = read(table, payload)
+    except ArenaPayloadError as error:
+        return ("error", error.field, str(error))
+    return ("ledger", list(value.items()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    table=st.sampled_from(sorted(_SAMPLES)),
+    changes=st.dictionaries(
+        st.sampled_from(sorted({*deltaker_payload(), *gjennomforing_payload(), "HIST_TILTAKDELTAKER_ID"})),
+        _COLUMN_VALUES,
+        max_size=4,
+    ),
+    dropped=st.sets(st.sampled_from(sorted({*deltaker_payload(), *gjennomforing_payload()})), max_size=2),
+)
+@example(table=TILTAKDELTAKER_TABLE, changes={"BEGRUNNELSE_BESTILLING": None}, dropped=set())
+@example(table=TILTAKDELTAKER_TABLE, changes={"TILTAKDELTAKER_ID": "x", "PERSON_ID": "y"}, dropped=set())
+def test_ledger_json_equals_the_typed_round_trip(table, changes, dropped):
+    payload = {k: v for k, v in _SAMPLES[table](**changes).items() if k not in dropped}
+    expected = _outcome(lambda t, p: to_ledger_json(parse_payload(t, p)), table, payload)
+    assert _outcome(ledger_json, table, payload) == expected

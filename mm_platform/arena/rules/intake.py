@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from mm_platform.arena.rules.envelope import ArenaMessageError, Operation, parse_arena_message
-from mm_platform.arena.rules.payloads import ArenaPayloadError, parse_payload, to_ledger_json
+from mm_platform.arena.rules.payloads import ArenaPayloadError, ledger_json
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,13 @@ def read_record(raw: bytes | str | None) -> LedgerRecord | Rejection:
         return Rejection("value is nested too deeply to read", None)
     side = "before" if message.operation is Operation.DELETED else "after"
     try:
-        used = to_ledger_json(parse_payload(message.table, message.payload))
+        used = ledger_json(message.table, message.payload)
     except ArenaPayloadError as error:
         return Rejection(f"{side}: {error}", message.table, message.arena_id)
     other = message.after if side == "before" else message.before
     # the side the operation does not use is informational: kept typed when it reads, else dropped
     try:
-        other_json = to_ledger_json(parse_payload(message.table, other)) if other is not None else None
+        other_json = ledger_json(message.table, other) if other is not None else None
     except ArenaPayloadError:
         other_json = None
     before, after = (used, other_json) if side == "before" else (other_json, used)

@@ -9,12 +9,13 @@ record.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from mm_platform.arena.rules.envelope import (
     HIST_TILTAKDELTAKER_TABLE,
@@ -190,6 +191,80 @@ def _parse(cls: type[Record], payload: Mapping[str, Any]) -> Record:
     return cls(**_parse_values(cls, payload))
 
 
+# ---- the ledger's JSON straight from a payload (intake's hot path) ------------------------------------
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _datetime_text(value: str) -> str:
+    # Arena repeats the same few timestamps across millions of rows: read and write each text once
+    return format_arena_datetime(parse_arena_datetime("", value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _date_text(value: str) -> str:
+    return format_arena_datetime(parse_arena_datetime("", value).date())
+
+
+def _cached(text_of: Callable[[str], str]) -> Callable[[str, Any], str | None]:
+    def normalize(name: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                return text_of(value)
+            except ArenaPayloadError as exc:
+                raise ArenaPayloadError(name, exc.reason) from None
+        raise ArenaPayloadError(name, f"{value!r} is not a date of the form yyyy-MM-dd HH:mm:ss")
+
+    return normalize
+
+
+# what each kind of column becomes in the ledger: the reader's value, dates as Arena date text
+_NORMALIZERS: dict[str, Callable[[str, Any], Any]] = {
+    **_READERS,
+    "date": _cached(_date_text),
+    "datetime": _cached(_datetime_text),
+}
+_LEDGER_PLANS: dict[type, tuple[dict[str, None], list[tuple[str, Callable[[str, Any], Any], bool]]]] = {}
+
+
+def _ledger_plan(cls: type) -> tuple[dict[str, None], list[tuple[str, Callable[[str, Any], Any], bool]]]:
+    plan = _LEDGER_PLANS.get(cls)
+    if plan is None:
+        # columns are read in field order (the first bad one is the reason) and written in ledger order
+        order = dict.fromkeys(name for name, _attribute, _is_date in _write_plan(cls))
+        steps = [
+            (c.name.upper(), _NORMALIZERS[c.metadata["kind"]], c.metadata["required"]) for c in fields(cls)
+        ]
+        plan = _LEDGER_PLANS[cls] = (order, steps)
+    return plan
+
+
+def ledger_json(table: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """`to_ledger_json(parse_payload(table, payload))` without building the record: the same values,
+    the same order and the same errors, at a fraction of the cost (a replay reads millions)."""
+    cls = _RECORD_CLASSES.get(table)
+    if cls is None:
+        raise ValueError(f"unknown Arena table {table!r}")
+    if not isinstance(payload, Mapping):
+        raise ArenaPayloadError("payload", f"is a JSON {type(payload).__name__}, not an object")
+    order, steps = _ledger_plan(cls)
+    out = dict(order)
+    get = payload.get
+    for name, normalize, required in steps:
+        value = get(name)
+        if value is None:
+            if required:
+                raise ArenaPayloadError(name, "is missing")
+        elif not (type(value) is str and normalize is _read_text):  # text is kept as it is
+            value = normalize(name, value)
+        out[name] = value
+    for name, default in cls.LEDGER_DEFAULTS.items():
+        if out[name] is None:
+            out[name] = default
+    return out
+
+
 def to_ledger_json(record: ArenaGjennomforing | ArenaDeltaker | ArenaHistDeltaker) -> dict[str, Any]:
     """The typed payload with upper-case Arena names and Arena date strings, ready for the ledger."""
     out: dict[str, Any] = {}
@@ -206,6 +281,8 @@ def to_ledger_json(record: ArenaGjennomforing | ArenaDeltaker | ArenaHistDeltake
 class ArenaGjennomforing:
     """Stored whatever its other columns hold: only the id and TILTAKSKODE are required. Dates stay as
     text because a bad one makes the gjennomføring invalid (spec §4.1), not unreadable."""
+
+    LEDGER_DEFAULTS: ClassVar[Mapping[str, Any]] = {}
 
     tiltakgjennomforing_id: int = field(metadata=_kind("id", required=True))
     tiltakskode: str = field(metadata=_kind("text", required=True))
@@ -295,6 +372,9 @@ class ArenaGjennomforing:
 class _DeltakerColumns:
     """The columns both deltaker tables share (spec §1, required ones per §11.3)."""
 
+    # a null column the ledger keeps as this value instead (the live deltaker's only)
+    LEDGER_DEFAULTS: ClassVar[Mapping[str, Any]] = {}
+
     person_id: int | None = field(default=None, metadata=_kind("whole"))
     # 0 is allowed here: the gjennomføring lookup for id 0 runs first and ends RETRY (spec §11.4).
     tiltakgjennomforing_id: int = field(metadata=_kind("whole", required=True))
@@ -333,14 +413,17 @@ class _DeltakerColumns:
 
 @dataclass(frozen=True, kw_only=True)
 class ArenaDeltaker(_DeltakerColumns):
+    # A null BEGRUNNELSE_BESTILLING becomes "" so that downstream clears the text (spec §5.3).
+    LEDGER_DEFAULTS: ClassVar[Mapping[str, Any]] = {"BEGRUNNELSE_BESTILLING": ""}
+
     tiltakdeltaker_id: int = field(metadata=_kind("id", required=True))
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> ArenaDeltaker:
         values = _parse_values(cls, payload)
-        # A null BEGRUNNELSE_BESTILLING becomes "" so that downstream clears the text (spec §5.3).
-        if values["begrunnelse_bestilling"] is None:
-            values["begrunnelse_bestilling"] = ""
+        for name, default in cls.LEDGER_DEFAULTS.items():
+            if values[name.lower()] is None:
+                values[name.lower()] = default
         return cls(**values)
 
     @property
@@ -368,6 +451,13 @@ _RECORDS: dict[str, Callable[[Mapping[str, Any]], ArenaRecord]] = {
     TILTAKGJENNOMFORING_TABLE: ArenaGjennomforing.from_payload,
     TILTAKDELTAKER_TABLE: ArenaDeltaker.from_payload,
     HIST_TILTAKDELTAKER_TABLE: ArenaHistDeltaker.from_payload,
+}
+
+
+_RECORD_CLASSES: dict[str, type[ArenaRecord]] = {
+    TILTAKGJENNOMFORING_TABLE: ArenaGjennomforing,
+    TILTAKDELTAKER_TABLE: ArenaDeltaker,
+    HIST_TILTAKDELTAKER_TABLE: ArenaHistDeltaker,
 }
 
 
