@@ -71,7 +71,8 @@ _schema_lock = threading.Lock()
 
 def production() -> bool:
     """MM_PLATFORM_ENV=production, read as the settings read it (stores have no Settings at hand)."""
-    return EnvReader(os.environ, EMBEDDED, Path()).choice("ENV", EMBEDDED, (EMBEDDED, PRODUCTION)) == PRODUCTION
+    environment = EnvReader(os.environ, EMBEDDED, Path()).choice("ENV", EMBEDDED, (EMBEDDED, PRODUCTION))
+    return environment == PRODUCTION
 
 
 def ensure_schema(

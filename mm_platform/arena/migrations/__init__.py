@@ -1,4 +1,4 @@
-"""The `arena` branch of the platform database's Alembic revisions (see mm_platform/core/migrations)."""
+"""The `arena` branch of the platform database's migrations (see mm_platform/core/migrations)."""
 
 from pathlib import Path
 

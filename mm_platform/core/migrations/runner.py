@@ -62,6 +62,9 @@ class Schema:
     def config(self) -> Config:
         return alembic_config(self.version_locations, list(self.metadata))
 
+    def config_script(self) -> ScriptDirectory:
+        return ScriptDirectory.from_config(self.config())
+
 
 def alembic_config(version_locations: Sequence[Path], metadata: Sequence[MetaData]) -> Config:
     config = Config()
@@ -153,6 +156,7 @@ def revision(url: str, schema: Schema, branch: str, message: str, autogenerate: 
     script = ScriptDirectory.from_config(config)
     versions = next(m.info["versions"] for m in schema.metadata if branch_of(m) == branch)
     known = branch in branch_heads(script)
+    number = len(list(script.iterate_revisions(f"{branch}@head", "base"))) + 1 if known else 1
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         made = command.revision(
@@ -163,7 +167,7 @@ def revision(url: str, schema: Schema, branch: str, message: str, autogenerate: 
             branch_label=None if known else branch,
             version_path=str(versions),
             # readable ids in order (core_0002): one folder per branch, so no two authors share a name
-            rev_id=f"{branch}_{len(list(script.iterate_revisions(f'{branch}@head', 'base'))) + 1 if known else 1:04d}",
+            rev_id=f"{branch}_{number:04d}",
         )
     assert made is not None and not isinstance(made, list)
     return Path(made.path)
