@@ -19,6 +19,17 @@ from mm_platform.domains import DOMAINS
 from mm_platform.verified_fan.stores.ledger import Ledger
 
 SNAPSHOT = Path(__file__).with_name("previous_release_840cd82.sql")
+# a row in a table of each branch, as the previous release wrote them
+PREVIOUS_ROWS = {
+    "event_inbox": "INSERT INTO event_inbox (topic, kafka_partition, kafka_offset, status, received_at,"
+    " updated_at) VALUES ('t', 0, 7, 'HANDLED', now(), now())",
+    "scoring_submission": "INSERT INTO scoring_submission (submission_id, challenge_id, member_id, url,"
+    " created, received_at) VALUES ('s1', 'c1', 'm1', 'u', now(), now())",
+    "arena_gjennomforing": "INSERT INTO arena_gjennomforing VALUES ('a1', 'AMO', true, NULL, now(), now())",
+    "vf_rejected_row": "INSERT INTO vf_rejected_row (file_ref, object_key, kind, line, campaign_id,"
+    " member_key, stage, reason, recorded_at) VALUES ('f', 'k', 'scrubbed', 2, 'c', 'm', 'validation',"
+    " 'bad', now())",
+}
 
 
 def registered() -> Schema:
@@ -73,23 +84,8 @@ def test_a_database_made_by_the_previous_release_is_adopted(pg_url: str) -> None
     engine = create_engine(pg_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(SNAPSHOT.read_text())
-        conn.execute(
-            text(
-                "INSERT INTO event_inbox (topic, kafka_partition, kafka_offset, status, received_at, updated_at)"
-                " VALUES ('t', 0, 7, 'HANDLED', now(), now())"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO scoring_submission (submission_id, challenge_id, member_id, url, created,"
-                " received_at) VALUES ('s1', 'c1', 'm1', 'u', now(), now())"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO arena_gjennomforing VALUES ('a1', 'AMO', true, NULL, now(), now())"
-            )
-        )
+        for statement in PREVIOUS_ROWS.values():
+            conn.execute(text(statement))
     engine.dispose()
     out = db(pg_url, "upgrade").output
     assert "adopting core: event_inbox, slack_outbox" in out and "adopting verified_fan" in out
@@ -97,8 +93,8 @@ def test_a_database_made_by_the_previous_release_is_adopted(pg_url: str) -> None
     assert stored_revisions(pg_url) == code_heads(schema)
     assert differences(pg_url, schema.metadata) == []
     with create_engine(pg_url).connect() as conn:
-        for table, expected in (("event_inbox", 1), ("scoring_submission", 1), ("arena_gjennomforing", 1)):
-            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == expected
+        for table in PREVIOUS_ROWS:
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 1, table
 
 
 def test_production_never_creates_tables(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
