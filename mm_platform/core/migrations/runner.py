@@ -16,12 +16,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData, inspect
+from sqlalchemy import Engine, MetaData, inspect, text
 
 from mm_platform.core.migrations import ENVIRONMENT, branch_of
 from mm_platform.core.sql import engine_for
 
 VERSION_TABLE = "alembic_version"
+UPGRADE_LOCK = 0x6D6D_6462  # "mmdb": the advisory lock `db upgrade` holds on PostgreSQL
 
 
 class SchemaNotReady(RuntimeError):
@@ -108,6 +109,9 @@ def upgrade(url: str, schema: Schema) -> list[str]:
     before = _current(engine)
     config = schema.config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # two pods starting together: the second waits, then finds every branch at head
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, "heads")
     after = _current(engine)
@@ -115,7 +119,8 @@ def upgrade(url: str, schema: Schema) -> list[str]:
     for branch, head in sorted(branch_heads(script).items()):
         was = _branch_revision(script, before, branch)
         lines.append(f"{branch}: {was or 'empty'} -> {head}" if was != head else f"{branch}: at {head}")
-    assert after == set(branch_heads(script).values())
+    if after != set(branch_heads(script).values()):
+        raise SchemaNotReady(f"after the upgrade the database holds {sorted(after)}, not the code's heads")
     return lines
 
 
