@@ -5,6 +5,8 @@ setup(
     version="0.1.0",
     description="Dagster code location replacing the Marathon Match, scoring, Arena ACL and Verified Fan services",
     packages=find_packages(exclude=["mm_platform_tests", "mm_platform_tests.*"]),
+    # Alembic's revision template (`mm-platform db revision`)
+    package_data={"mm_platform.core.migrations": ["script.py.mako"]},
     python_requires=">=3.10,<3.14",
     install_requires=[
         "dagster>=1.13.27,<1.14",
@@ -22,6 +24,8 @@ setup(
         "requests>=2.31,<3",
         # dagster-postgres 0.29 breaks with SQLAlchemy 2.1 (no psycopg module), see TOOLCHAIN.md
         "SQLAlchemy>=2.0,<2.1",
+        # the platform database's migrations (`mm-platform db upgrade`); dagster requires it too
+        "alembic>=1.13,<2",
         "boto3>=1.34,<2",
         "psycopg2-binary>=2.9,<3",
         "click>=8.1,<9",

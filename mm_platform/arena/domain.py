@@ -7,6 +7,7 @@ from mm_platform.arena.defs.definitions import arena_definitions
 from mm_platform.arena.dev import stack
 from mm_platform.arena.dev.cli import arena, demo
 from mm_platform.arena.settings import ArenaSettings
+from mm_platform.arena.stores import ledger_store
 from mm_platform.core.domain import Domain
 
 ARENA = Domain(
@@ -18,4 +19,5 @@ ARENA = Domain(
     topics=stack.topics,
     standins=stack.standins,
     prepare_stack=stack.prepare_stack,
+    metadata=[ledger_store.metadata],
 )

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from mm_platform.core.cli_common import inbox_of, kafka_of, load_settings
+from mm_platform.core.cli_db import db_group
 from mm_platform.core.devconsole import InboxFollower, relay_output
 from mm_platform.core.devstack import DAGSTER, REPO_ROOT, Stack, dev_environment
 from mm_platform.core.domain import Domain
@@ -228,6 +229,7 @@ def build_cli(domains: Sequence[Domain]) -> click.Group:
         )
         click.echo(f"{count} event(s) set to RETRY")
 
+    main.add_command(db_group(domains))
     demos = {d.name: d.demo for d in domains if d.demo is not None}
     if demos:
         main.add_command(_demo_command(demos))

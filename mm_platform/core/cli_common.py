@@ -8,10 +8,9 @@ from collections.abc import Iterable
 import click
 from dagster import DagsterInstance
 
-from mm_platform.core.inbox import EventInbox
+from mm_platform.core.inbox import EventInbox, InboxResource
 from mm_platform.core.kafka import KafkaResource, kafka_resource
 from mm_platform.core.settings import Settings
-from mm_platform.core.sql import engine_for
 
 
 def load_settings(sections: Iterable[type] = ()) -> Settings:
@@ -25,9 +24,8 @@ def kafka_of(settings: Settings) -> KafkaResource:
 
 
 def inbox_of(settings: Settings) -> EventInbox:
-    inbox = EventInbox(engine_for(settings.platform_db_url))
-    inbox.create_schema()
-    return inbox
+    """The inbox as the code location opens it: in production only once `db upgrade` has run."""
+    return InboxResource(database_url=settings.platform_db_url).get_inbox()
 
 
 def instance_of(settings: Settings) -> DagsterInstance:

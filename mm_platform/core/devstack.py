@@ -27,6 +27,7 @@ import boto3
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
 from mm_platform.core.domain import Domain, StandIn
 from mm_platform.core.kafka import KafkaResource
+from mm_platform.core.migrations.runner import Schema, upgrade
 from mm_platform.core.settings import Settings
 
 BROKER_BUCKET = "mm-platform-broker"
@@ -208,8 +209,11 @@ class Stack:
         return [standin for d in self.domains for standin in d.standins(self.settings)]
 
     def prepare(self) -> None:
-        """DAGSTER_HOME, every domain's topics and the rest each domain prepares; safe to repeat."""
+        """The platform database migrated, DAGSTER_HOME, every domain's topics and the rest each domain
+        prepares; safe to repeat."""
         s = self.settings
+        # the dev database follows the migrations as production does (a few milliseconds at head)
+        upgrade(s.platform_db_url, Schema.of(m for d in self.domains for m in d.metadata))
         topics = {name: n for d in self.domains for name, n in d.topics(s).items()}
         KafkaResource(bootstrap_servers=s.kafka_bootstrap_servers).create_topics(topics)
         for domain in self.domains:

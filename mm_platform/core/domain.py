@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 from dagster import Definitions
+from sqlalchemy import MetaData
 
 if TYPE_CHECKING:
     from mm_platform.core.settings import Settings
@@ -60,3 +61,6 @@ class Domain:
     standins: Callable[[Settings], Sequence[StandIn]] = _no_standins
     # ... and everything else, idempotent: buckets, tables, streams, schemas, sample data
     prepare_stack: Callable[[Settings], None] = _nothing
+    # the domain's tables in the platform database, each MetaData made by `migrated_metadata` (its
+    # Alembic branch and folder): `mm-platform db upgrade` migrates them, the suite checks they match
+    metadata: Sequence[MetaData] = ()

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -36,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from mm_platform.core.migrations import CORE_VERSIONS, migrated_metadata
 from mm_platform.core.sql import create_tables, dialect_insert, engine_for, ensure_schema
 
 
@@ -50,7 +50,7 @@ class Status(str, Enum):
     EXTERNAL_SOURCE = "EXTERNAL_SOURCE"  # settled: the record belongs to another system (Arena ACL)
 
 
-metadata = MetaData()
+metadata = migrated_metadata("core", CORE_VERSIONS)
 
 event_inbox = Table(
     "event_inbox",

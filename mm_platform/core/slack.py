@@ -10,11 +10,12 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, select
 
+from mm_platform.core.migrations import CORE_VERSIONS, migrated_metadata
 from mm_platform.core.sql import db_now, engine_for, ensure_schema
 
-metadata = MetaData()
+metadata = migrated_metadata("core", CORE_VERSIONS)
 slack_outbox = Table(
     "slack_outbox",
     metadata,

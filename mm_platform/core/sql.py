@@ -7,8 +7,9 @@ processes write to the same file; PostgreSQL is used as it is.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from dagster import ConfigurableResource
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from mm_platform.core.settings import EMBEDDED, PRODUCTION, EnvReader
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -66,15 +69,35 @@ _schemas_ready: set[tuple[int, str]] = set()
 _schema_lock = threading.Lock()
 
 
-def ensure_schema(metadata: MetaData, engine: Engine) -> Engine:
-    """Create the tables of `metadata` that are missing, once per process and database. Sensor
-    threads reach this together on a fresh database: the lock lets one of them create."""
+def production() -> bool:
+    """MM_PLATFORM_ENV=production, read as the settings read it (stores have no Settings at hand)."""
+    environment = EnvReader(os.environ, EMBEDDED, Path()).choice("ENV", EMBEDDED, (EMBEDDED, PRODUCTION))
+    return environment == PRODUCTION
+
+
+def ensure_schema(
+    metadata: MetaData, engine: Engine, legacy: Callable[[Engine], None] | None = None
+) -> Engine:
+    """Make `metadata`'s tables usable, once per process and database.
+
+    In production a migrated MetaData (one of the platform database's, see core/migrations) is only
+    checked: its Alembic branch must be at the code's head, else SchemaNotReady names the command to
+    run. Elsewhere (embedded stack, tests: many fresh SQLite files) the missing tables are created, and
+    `legacy` brings an older embedded table up to date. Sensor threads reach this together on a fresh
+    database: the lock lets one of them create. A schema that is not ours (DW) is created as before."""
     marker = (id(metadata), engine.url.render_as_string(hide_password=False))
     if marker in _schemas_ready:
         return engine
     with _schema_lock:
         if marker not in _schemas_ready:
-            create_tables(metadata, engine)
+            if production() and metadata.info.get("branch"):
+                from mm_platform.core.migrations.runner import require_head
+
+                require_head(metadata, engine)
+            else:
+                create_tables(metadata, engine)
+                if legacy is not None:
+                    legacy(engine)
             _schemas_ready.add(marker)
     return engine
 

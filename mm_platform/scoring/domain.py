@@ -12,6 +12,7 @@ from mm_platform.scoring.dev import stack
 from mm_platform.scoring.dev.cli import demo, scoring
 from mm_platform.scoring.dev.sample_data import MAXIMIZE_CHALLENGE, submission_event, submission_url
 from mm_platform.scoring.settings import ScoringSettings
+from mm_platform.scoring.stores import scores_store
 
 EMBEDDED_AWS = f"http://127.0.0.1:{EMBEDDED_MOTO_PORT}"
 
@@ -31,4 +32,5 @@ SCORING = Domain(
     topics=stack.topics,
     standins=stack.standins,
     prepare_stack=stack.prepare_stack,
+    metadata=[scores_store.metadata],
 )

@@ -8,6 +8,7 @@ from mm_platform.verified_fan.defs.definitions import verified_fan_definitions
 from mm_platform.verified_fan.dev import stack
 from mm_platform.verified_fan.dev.cli import demo, vf
 from mm_platform.verified_fan.settings import VerifiedFanSettings
+from mm_platform.verified_fan.stores import ledger
 
 VERIFIED_FAN = Domain(
     name="verified-fan",
@@ -17,4 +18,5 @@ VERIFIED_FAN = Domain(
     demo=demo,
     standins=stack.standins,
     prepare_stack=stack.prepare_stack,
+    metadata=[ledger.metadata],
 )

@@ -32,7 +32,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -46,15 +45,17 @@ from sqlalchemy import (
     update,
 )
 
+from mm_platform.arena.migrations import VERSIONS
 from mm_platform.arena.rules.dependencies import KnownGjennomforing
 from mm_platform.arena.rules.envelope import TILTAKDELTAKER_TABLE, Operation
 from mm_platform.arena.rules.ledger import ArenaStatus, LedgerRow
 from mm_platform.arena.rules.payloads import ArenaDeltaker
 from mm_platform.core.inbox import clean_text, event_inbox, utcnow
 from mm_platform.core.inbox import metadata as inbox_metadata
+from mm_platform.core.migrations import migrated_metadata
 from mm_platform.core.sql import create_tables, dialect_insert, ensure_schema
 
-metadata = MetaData()
+metadata = migrated_metadata("arena", VERSIONS)
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
 gjennomforing_table = Table(

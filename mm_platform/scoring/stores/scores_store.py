@@ -23,7 +23,6 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -34,7 +33,9 @@ from sqlalchemy import (
     update,
 )
 
+from mm_platform.core.migrations import migrated_metadata
 from mm_platform.core.sql import dialect_insert, ensure_schema
+from mm_platform.scoring.migrations import VERSIONS
 from mm_platform.scoring.rules.events import SubmissionEvent
 from mm_platform.scoring.rules.leaderboard import (
     FAILED,
@@ -48,7 +49,7 @@ from mm_platform.scoring.rules.scores import ScorerResult, bounded_reason
 PENDING = "PENDING"
 ID = 200  # ids are UUIDs or numbers; fields.identifier caps them well below this
 
-metadata = MetaData()
+metadata = migrated_metadata("scoring", VERSIONS)
 
 scoring_submission = Table(
     "scoring_submission",

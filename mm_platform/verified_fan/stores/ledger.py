@@ -25,7 +25,6 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -37,14 +36,16 @@ from sqlalchemy import (
     update,
 )
 
+from mm_platform.core.migrations import migrated_metadata
 from mm_platform.core.sql import db_now, dialect_insert, ensure_schema
+from mm_platform.verified_fan.migrations import VERSIONS
 from mm_platform.verified_fan.rules.scoring import SCRUBBED
 
 STAGED, APPLIED, QUARANTINED = "STAGED", "APPLIED", "QUARANTINED"
 # the steps of a part, in order; a step is due once the one before is done
 PUBLISHED, APPLIED_AT, ENTRY_SCORED = "published_at", "applied_at", "entry_scored_at"
 
-metadata = MetaData()
+metadata = migrated_metadata("verified_fan", VERSIONS)
 
 staged_part = Table(
     "vf_staged_part",
@@ -124,15 +125,9 @@ def _part(row: Any) -> Part:
     return Part(**dict(row._mapping))
 
 
-_upgraded: set[str] = set()
-
-
 def _add_missing_columns(engine: Engine) -> None:
-    """Columns added since the table was first created (create_all adds tables, not columns);
-    looked at once per process and database."""
-    url = engine.url.render_as_string(hide_password=False)
-    if url in _upgraded:
-        return
+    """Columns added to an embedded database made before they existed (create_all adds tables, not
+    columns). Never in production: there `mm-platform db upgrade` owns the schema (core/migrations)."""
     present = {c["name"] for c in inspect(engine).get_columns(staged_part.name)}
     with engine.begin() as conn:
         if "attempts" not in present:
@@ -141,13 +136,11 @@ def _add_missing_columns(engine: Engine) -> None:
             )
         if "last_error" not in present:
             conn.execute(text(f"ALTER TABLE {staged_part.name} ADD COLUMN last_error TEXT"))
-    _upgraded.add(url)
 
 
 class Ledger:
     def __init__(self, engine: Engine) -> None:
-        self.engine = ensure_schema(metadata, engine)
-        _add_missing_columns(self.engine)
+        self.engine = ensure_schema(metadata, engine, legacy=_add_missing_columns)
 
     def replace_parts(self, file_ref: str, parts: Sequence[dict[str, Any]]) -> list[Part]:
         """The parts of a file, staged anew: a file processed again (a replay) gets fresh STAGED parts."""
