@@ -25,10 +25,13 @@ import json
 import pstats
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,7 @@ from mm_platform.arena.stores.lookups import AmtTiltakApi, CachedOrds, Mulighets
 from mm_platform.arena.stores.outbox import OutboxRelay
 from mm_platform.arena.stores.processors import ArenaProcessor
 from mm_platform.arena.stores.resources import ArenaResource
+from mm_platform.core.devstack import free_port, stop_process, wait_for_port
 from mm_platform.core.inbox import EventInbox, InboxResource, utcnow
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sensors import KafkaCursor
@@ -284,7 +288,7 @@ def intake_direct(kafka: KafkaResource, arena: ArenaResource, db_url: str, expec
 
 
 def ledger_until_done(
-    arena: ArenaResource, kafka: KafkaResource, db_url: str, lookups_url: str
+    arena: ArenaResource, kafka: KafkaResource, db_url: str, lookups_url: str, lookup_workers: int
 ) -> dict[str, Any]:
     """Ledger runs and relays, as the job does, until nothing is NEW and no outbox row is pending."""
     store = ArenaStore.open(engine_for(db_url))
@@ -308,6 +312,7 @@ def ledger_until_done(
             AmtTiltakApi(base_url=lookups_url, retries=0),
             arena.output_topics,
             arena.local_now(),
+            lookup_workers=lookup_workers,
         )
         stats = process_ledger(
             store, processor, arena.input_topics, now=utcnow(), batch_size=arena.batch_size
@@ -346,6 +351,34 @@ def profiled(label: str, call: Callable[[], Any], top: int) -> Any:
     return result
 
 
+@contextmanager
+def lookups(where: str) -> Iterator[str]:
+    """The lookups stand-in, its data in memory; in its own process by default, since in production
+    the lookups are other teams' services whose work is not the ACL's."""
+    if where == "thread":
+        with serving_in_thread(":memory:") as url:
+            yield url
+        return
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mm_platform.arena.dev.lookups_standin",
+            "--port",
+            str(port),
+            "--db",
+            ":memory:",
+        ],
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, "the lookups stand-in", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process.pid)
+
+
 def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -364,6 +397,13 @@ def main() -> None:
         "--profile", type=int, default=50_000, help="messages in the profiled slice (0: none)"
     )
     parser.add_argument("--top", type=int, default=25, help="profile lines to print")
+    parser.add_argument(
+        "--standin",
+        choices=["process", "thread"],
+        default="process",
+        help="the lookups stand-in in its own process (another team's service) or in a thread of this one",
+    )
+    parser.add_argument("--lookup-workers", type=int, default=8, help="person lookups in flight at once")
     args = parser.parse_args()
     n = args.messages
 
@@ -396,10 +436,10 @@ def main() -> None:
 
         e2e = None
         # in memory: the stand-in keeps a request log, whose disk writes are not the ACL's cost
-        with serving_in_thread(":memory:") as lookups_url:
+        with lookups(args.standin) as lookups_url:
             if not args.skip_e2e:
                 t3 = time.perf_counter()
-                e2e = ledger_until_done(arena, kafka, db_url, lookups_url)
+                e2e = ledger_until_done(arena, kafka, db_url, lookups_url, args.lookup_workers)
                 e2e["elapsed"] = time.perf_counter() - t3
             rss_e2e = max_rss_mb()
 
@@ -419,7 +459,9 @@ def main() -> None:
                     )
                     profiled(
                         "ledger run + relay",
-                        lambda: ledger_until_done(slice_arena, kafka, slice_db, lookups_url),
+                        lambda: ledger_until_done(
+                            slice_arena, kafka, slice_db, lookups_url, args.lookup_workers
+                        ),
                         args.top,
                     )
 

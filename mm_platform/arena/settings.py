@@ -23,6 +23,7 @@ class ArenaSettings:
     ords_url: str
     amt_tiltak_url: str
     batch_size: int  # ledger rows read per page by a processing run
+    lookup_workers: int  # person lookups in flight at once while a page is prepared
     timezone: str  # Arena's local time zone: "today" in the status rules, the envelope timestamp
 
     @property
@@ -47,6 +48,7 @@ class ArenaSettings:
             ords_url=env.required_in_production("ARENA_ORDS_URL", LOOKUPS_STANDIN_URL),
             amt_tiltak_url=env.required_in_production("ARENA_AMT_TILTAK_URL", LOOKUPS_STANDIN_URL),
             batch_size=env.integer("ARENA_BATCH_SIZE", 5000),
+            lookup_workers=env.integer("ARENA_LOOKUP_WORKERS", 8),
             timezone=env.text("ARENA_TIMEZONE", "Europe/Oslo"),
         )
         try:
@@ -57,6 +59,8 @@ class ArenaSettings:
             ) from exc
         if settings.batch_size < 1:
             raise SettingsError("MM_PLATFORM_ARENA_BATCH_SIZE must be at least 1")
+        if settings.lookup_workers < 1:
+            raise SettingsError("MM_PLATFORM_ARENA_LOOKUP_WORKERS must be at least 1")
         if len({*settings.input_topics, settings.amt_topic, settings.enkeltplass_topic}) != 5:
             raise SettingsError("the three Arena topics and the two AMT topics must be five different topics")
         return settings

@@ -4,6 +4,7 @@ bearer token that is never logged."""
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -11,6 +12,7 @@ import requests
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 from urllib3.util.retry import Retry
 
 from mm_platform.core.secrets import redacted
@@ -56,6 +58,11 @@ class HttpService(ConfigurableResource):
         session.mount("https://", HTTPAdapter(max_retries=retry))
         if self.token:
             session.headers["Authorization"] = f"Bearer {self.token}"
+        # The environment (proxies, no_proxy, CA bundle) is read once per session rather than on every
+        # call, which requests does by default and which cost more than a local service's answer.
+        session.proxies = get_environ_proxies(self.base_url)
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
         return session
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:

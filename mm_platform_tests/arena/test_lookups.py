@@ -208,6 +208,27 @@ def test_cache_asks_ords_once_per_person(url: str) -> None:
     assert len(recorded(url, "personId=6010")) == 2
 
 
+def test_prefetch_asks_ords_once_per_new_person_and_hands_a_failure_to_one_row(url: str) -> None:
+    cache = CachedOrds(ords(url))
+    cache.fnr("7000")
+    force(url, id="7005", status=500, times=1)
+    cache.prefetch([str(p) for p in range(7000, 7020)] + [7001, 7002], workers=4)
+    # one call per person the run did not know yet, 7000 included once in all
+    paths = [r["path"] for r in recorded(url, "personId=70")]
+    assert sorted(paths) == sorted(f"/api/ords/fnr?personId={p}" for p in range(7000, 7020))
+    assert [cache.fnr(p) for p in ("7001", "7019")] == [derived_fnr("7001"), derived_fnr("7019")]
+    # the failed lookup is the first asking row's error, without another call ...
+    with pytest.raises(ServiceError) as error:
+        cache.fnr("7005")
+    assert error.value.status == 500
+    assert len(recorded(url, "personId=7005")) == 1
+    # ... and only that row's: the next one asks again
+    assert cache.fnr("7005") == derived_fnr("7005")
+    assert len(recorded(url, "personId=7005")) == 2
+    cache.prefetch(["7001", "7005"], workers=4)  # all known: no call
+    assert len(recorded(url, "personId=70")) == 21
+
+
 def test_sample_data_loads(url: str) -> None:
     assert sample_lookups.load(url) == 4 + 4 + 1
     assert sample_lookups.load(url) == 9  # idempotent

@@ -115,7 +115,13 @@ def process_arena_ledger(
     store, now = store_of(inbox), utcnow()
     cached_ords = CachedOrds(ords)
     processor = ArenaProcessor(
-        store, mulighetsrommet, cached_ords, amt_tiltak, arena.output_topics, arena.local_now(now)
+        store,
+        mulighetsrommet,
+        cached_ords,
+        amt_tiltak,
+        arena.output_topics,
+        arena.local_now(now),
+        lookup_workers=arena.lookup_workers,
     )
     stats = process_ledger(
         store,

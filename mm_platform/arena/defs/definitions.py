@@ -27,6 +27,7 @@ def arena_resource(settings: Settings) -> ArenaResource:
         enkeltplass_topic=arena.enkeltplass_topic,
         timezone=arena.timezone,
         batch_size=arena.batch_size,
+        lookup_workers=arena.lookup_workers,
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,7 +161,7 @@ def _on_conflict(
 
 # statements the processors run for every row, built once (SQLAlchemy's statement construction and
 # cache-key generation cost more than the SQLite statement itself)
-_HISTORY = select(event_inbox.c.dedup_key, event_inbox.c.status).where(
+_HISTORY = select(event_inbox.c.id, event_inbox.c.dedup_key, event_inbox.c.status).where(
     event_inbox.c.topic == bindparam("b_topic"), event_inbox.c.entity_key == bindparam("b_entity")
 )
 _OUTBOX_INSERT = outbox_table.insert()
@@ -308,10 +308,23 @@ class ArenaStore:
             )
             return [(attempts, _as_utc(last)) for attempts, last in rows]
 
-    def history(self, conn: Connection, topic: str, table: str, arena_id: str) -> list[LedgerRow]:
-        """Every ledger row of one Arena id (pos and status), for the ordering guard."""
+    def history(
+        self,
+        conn: Connection,
+        topic: str,
+        table: str,
+        arena_id: str,
+        settled: Mapping[int, ArenaStatus] | None = None,
+    ) -> list[LedgerRow]:
+        """Every ledger row of one Arena id (pos and status), for the ordering guard; `settled` are
+        statuses given but not yet written (a page's `PageWrites.statuses`), which win."""
+        settled = settled or {}
         rows = conn.execute(_HISTORY, {"b_topic": topic, "b_entity": entity_key(table, arena_id)})
-        return [LedgerRow(pos_of(key), ArenaStatus(status)) for key, status in rows if key]
+        return [
+            LedgerRow(pos_of(key), settled.get(row_id) or ArenaStatus(status))
+            for row_id, key, status in rows
+            if key
+        ]
 
     def settle(
         self,
@@ -324,25 +337,10 @@ class ArenaStore:
         attempted: bool = False,
         now: dt.datetime | None = None,
     ) -> None:
-        values: dict[str, Any] = {
-            "b_id": ledger_id,
-            "status": status.value,
-            "reason": clean_text(note),
-            "updated_at": utcnow(),
-        }
-        if attempts is not None:
-            values["attempts"] = attempts
-        if attempted:
-            values["last_attempted"] = now or utcnow()
-        # one statement per shape, built once: building it per row cost more than running it
-        shape = tuple(sorted(values))
-        if shape not in _SETTLE:
-            _SETTLE[shape] = (
-                update(event_inbox)
-                .where(event_inbox.c.id == bindparam("b_id"))
-                .values({c: bindparam(c) for c in shape if c != "b_id"})
-            )
-        conn.execute(_SETTLE[shape], values)
+        """One row's status now (a page settles through `PageWrites`)."""
+        writes = PageWrites(conn)
+        writes.settle(ledger_id, status, note, attempts=attempts, attempted=attempted, now=now)
+        writes.flush()
 
     def requeue_waiting(self, conn: Connection, topics: Sequence[str], gjennomforing_id: str) -> int:
         """WAITING deltaker and hist rows of the gjennomføring back to RETRY with 0 attempts (§2.5,
@@ -596,13 +594,69 @@ class ArenaStore:
             ).scalar_one()
 
     def add_outbox(self, conn: Connection, ledger_id: int, topic: str, key: str, value: bytes | None) -> None:
-        conn.execute(
-            _OUTBOX_INSERT,
+        writes = PageWrites(conn)
+        writes.add_outbox(ledger_id, topic, key, value)
+        writes.flush()
+
+
+class PageWrites:
+    """The statuses and outbox rows of one page of a ledger run, written together just before the
+    page commits: one executemany each instead of two statements per row. `statuses` holds what the
+    page settled so far; the ordering guard reads it over the stored statuses (`ArenaStore.history`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.statuses: dict[int, ArenaStatus] = {}
+        self.outbox_rows = 0
+        self._settles: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._outbox: list[dict[str, Any]] = []
+
+    def settle(
+        self,
+        ledger_id: int,
+        status: ArenaStatus,
+        note: str | None,
+        *,
+        attempts: int | None = None,
+        attempted: bool = False,
+        now: dt.datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "b_id": ledger_id,
+            "status": status.value,
+            "reason": clean_text(note),
+            "updated_at": utcnow(),
+        }
+        if attempts is not None:
+            values["attempts"] = attempts
+        if attempted:
+            values["last_attempted"] = now or utcnow()
+        self._settles.setdefault(tuple(sorted(values)), []).append(values)
+        self.statuses[ledger_id] = status
+
+    def add_outbox(self, ledger_id: int, topic: str, key: str, value: bytes | None) -> None:
+        self._outbox.append(
             {
                 "ledger_id": ledger_id,
                 "topic": topic,
                 "message_key": key,
                 "value": value,
                 "created_at": utcnow(),
-            },
+            }
         )
+        self.outbox_rows += 1
+
+    def flush(self) -> None:
+        """Write what was gathered (in the page's transaction); the outbox keeps the page's order."""
+        for shape, rows in self._settles.items():
+            # one statement per shape, built once: building it per row cost more than running it
+            if shape not in _SETTLE:
+                _SETTLE[shape] = (
+                    update(event_inbox)
+                    .where(event_inbox.c.id == bindparam("b_id"))
+                    .values({c: bindparam(c) for c in shape if c != "b_id"})
+                )
+            self.conn.execute(_SETTLE[shape], rows)
+        if self._outbox:
+            self.conn.execute(_OUTBOX_INSERT, self._outbox)
+        self._settles, self._outbox = {}, []

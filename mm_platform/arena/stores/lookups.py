@@ -9,6 +9,8 @@ The answers map to ingest statuses in the processors, not here: these clients on
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -98,6 +100,9 @@ class CachedOrds:
         self.hits = 0
         self.misses = 0
         self._known: dict[str, str | None] = {}
+        # a prefetch's failed lookups, each handed to the first row that asks (so a failing ORDS is
+        # called once per person and row, as without the prefetch)
+        self._failed: dict[str, ServiceError] = {}
         self._lock = threading.Lock()
 
     def fnr(self, person_id: str | int) -> str | None:
@@ -106,6 +111,9 @@ class CachedOrds:
             if key in self._known:
                 self.hits += 1
                 return self._known[key]
+            failed = self._failed.pop(key, None)
+        if failed is not None:
+            raise failed
         # the call runs outside the lock: two threads asking for one new person may both call ORDS,
         # which is harmless, whereas holding the lock would serialise every lookup of the run
         fnr = self.ords.fnr(key)
@@ -113,3 +121,23 @@ class CachedOrds:
             self.misses += 1
             self._known[key] = fnr
         return fnr
+
+    def prefetch(self, person_ids: Iterable[str | int], workers: int) -> None:
+        """Look up the persons not known yet, `workers` calls at a time. A failed lookup is kept
+        for the first row that asks for the person, and only for it."""
+        with self._lock:
+            wanted = {str(p) for p in person_ids} - self._known.keys() - self._failed.keys()
+        if not wanted:
+            return
+
+        def quietly(person_id: str) -> None:
+            try:
+                self.fnr(person_id)
+            except ServiceError as error:
+                with self._lock:
+                    self._failed[person_id] = error
+            except Exception:  # unforeseen: the row's own lookup meets it again
+                pass
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted)))) as pool:
+            list(pool.map(quietly, sorted(wanted)))

@@ -57,7 +57,7 @@ from mm_platform.arena.rules.payloads import (
     ArenaPayloadError,
 )
 from mm_platform.arena.rules.tiltak import GjennomforingFlags, MulighetsrommetAnswerError, is_supported
-from mm_platform.arena.stores.ledger_store import ArenaStore, LedgerEntry
+from mm_platform.arena.stores.ledger_store import ArenaStore, LedgerEntry, PageWrites
 from mm_platform.arena.stores.lookups import AmtTiltakApi, CachedOrds, MulighetsrommetApi
 from mm_platform.core.inbox import is_data_error
 from mm_platform.core.services import ServiceError
@@ -112,6 +112,7 @@ class ArenaProcessor:
         amt_tiltak: AmtTiltakApi,
         topics: OutputTopics,
         local_now: dt.datetime,
+        lookup_workers: int = 8,
     ) -> None:
         self.store = store
         self.mulighetsrommet = mulighetsrommet
@@ -120,13 +121,14 @@ class ArenaProcessor:
         self.topics = topics
         self.local_now = local_now  # Arena's local time, naive: "today" and the envelope timestamp
         self.stats = RunStats()
+        self.lookup_workers = lookup_workers
         self._flags: dict[uuid.UUID, GjennomforingFlags] = {}
         # what this run read or wrote of the gjennomføring and translation tables (one ledger run at
         # a time writes them); forgotten whenever a transaction is rolled back
         self._gjennomforinger: dict[str, KnownGjennomforing | None] = {}
         self._amt_ids: dict[tuple[str, str], uuid.UUID] = {}
 
-    def _handler(self, entry: LedgerEntry) -> Callable[[Connection, LedgerEntry, list[int]], str | None]:
+    def _handler(self, entry: LedgerEntry) -> Callable[[Connection, LedgerEntry, PageWrites], str | None]:
         return {
             TILTAKGJENNOMFORING_TABLE: self._gjennomforing,
             TILTAKDELTAKER_TABLE: self._deltaker,
@@ -159,31 +161,47 @@ class ArenaProcessor:
     def _try_page(self, entries: Sequence[LedgerEntry]) -> tuple[int, Exception] | None:
         """Settle `entries` in one transaction; on an exception, roll back and say which row raised."""
         settled: Counter = Counter()
-        published_total, done = 0, 0
+        done = 0
+        self._prefetch_persons(entries)
         try:
             with self.store.engine.begin() as conn:
+                writes = PageWrites(conn)
                 for entry in entries:
-                    published: list[int] = []
                     try:
-                        outcome, note = Outcome.HANDLED, self._handler(entry)(conn, entry, published)
+                        outcome, note = Outcome.HANDLED, self._handler(entry)(conn, entry, writes)
                     except Stop as stop:  # outbox rows are only added after a processor's last Stop
                         outcome, note = stop.outcome, stop.note
-                    settled[self._settle(conn, entry, outcome, note).value] += 1
-                    published_total += len(published)
+                    settled[self._settle(writes, entry, outcome, note).value] += 1
                     done += 1
+                writes.flush()
         except Exception as error:
             if isinstance(error, DBAPIError) and not is_data_error(error):
                 raise  # the database is down: the run fails and the rows stay as they were
             self._forget_written()
             return done, error
         self.stats.by_status.update(settled)
-        self.stats.published += published_total
+        self.stats.published += writes.outbox_rows
         return None
 
     def _settle_failure(self, entry: LedgerEntry, error: Exception) -> None:
         outcome, reason = _failure(error)  # the row's writes were rolled back
         with self.store.engine.begin() as conn:
-            self.stats.by_status[self._settle(conn, entry, outcome, reason).value] += 1
+            writes = PageWrites(conn)
+            self.stats.by_status[self._settle(writes, entry, outcome, reason).value] += 1
+            writes.flush()
+
+    def _prefetch_persons(self, entries: Sequence[LedgerEntry]) -> None:
+        """The page's new person ids looked up `lookup_workers` at a time before the page runs: one
+        by one, a replay's person lookups wait on ORDS in turn. A failed lookup is not kept, so the row
+        asks again and ends with the error as its own."""
+        if len(entries) > 1:
+            person_ids = {
+                entry.data.get("PERSON_ID")
+                for entry in entries
+                if entry.table in (TILTAKDELTAKER_TABLE, HIST_TILTAKDELTAKER_TABLE)
+            }
+            person_ids.discard(None)
+            self.ords.prefetch(person_ids, self.lookup_workers)
 
     def _forget_written(self) -> None:
         self._gjennomforinger.clear()
@@ -201,22 +219,22 @@ class ArenaProcessor:
         return self._amt_ids[key]
 
     def _settle(
-        self, conn: Connection, entry: LedgerEntry, outcome: Outcome, note: str | None
+        self, writes: PageWrites, entry: LedgerEntry, outcome: Outcome, note: str | None
     ) -> ArenaStatus:
         if entry.status is ArenaStatus.NEW:
             status = live_status(outcome)
-            self.store.settle(conn, entry.id, status, note)
+            writes.settle(entry.id, status, note)
         else:
             decision = retry_status(entry.status, entry.attempts, outcome)
             status = decision.status
-            self.store.settle(
-                conn, entry.id, status, note, attempts=decision.attempts, attempted=decision.counts_attempt
+            writes.settle(
+                entry.id, status, note, attempts=decision.attempts, attempted=decision.counts_attempt
             )
         return status
 
     # ---- §4 gjennomføring --------------------------------------------------------------------------
 
-    def _gjennomforing(self, conn: Connection, entry: LedgerEntry, _published: list[int]) -> str | None:
+    def _gjennomforing(self, conn: Connection, entry: LedgerEntry, _writes: PageWrites) -> str | None:
         record = _read(ArenaGjennomforing, entry)
         self.store.upsert_gjennomforing(conn, record.arena_id, record.tiltakskode, record.is_valid)
         self._gjennomforinger.pop(record.arena_id, None)  # read again: the first tiltakskode stays
@@ -264,12 +282,11 @@ class ArenaProcessor:
 
     def _publish(
         self,
-        conn: Connection,
         entry: LedgerEntry,
         deltaker: AmtDeltaker,
         operation: Operation,
         flags: GjennomforingFlags,
-        published: list[int],
+        writes: PageWrites,
         *,
         enkeltplass_topic: bool = True,
     ) -> None:
@@ -277,12 +294,11 @@ class ArenaProcessor:
             topic, value = self.topics.enkeltplass, enkeltplass_value(deltaker)
         else:
             topic, value = self.topics.amt, amt_envelope(deltaker, operation, uuid.uuid4(), self.local_now)
-        self.store.add_outbox(conn, entry.id, topic, message_key(deltaker), serialize(value))
-        published.append(entry.id)
+        writes.add_outbox(entry.id, topic, message_key(deltaker), serialize(value))
 
     # ---- §5 deltaker -----------------------------------------------------------------------------------
 
-    def _deltaker(self, conn: Connection, entry: LedgerEntry, published: list[int]) -> str | None:
+    def _deltaker(self, conn: Connection, entry: LedgerEntry, writes: PageWrites) -> str | None:
         record = _read(ArenaDeltaker, entry)
         flags = self._resolve_gjennomforing(conn, str(record.tiltakgjennomforing_id))
         self._external_guard(conn, record)
@@ -291,12 +307,13 @@ class ArenaProcessor:
         amt_id = self._amt_id_or_new(conn, TILTAKDELTAKER_TABLE, record.arena_id)
         deltaker = to_amt_deltaker(amt_id, record, codes, flags, person_ident, self.local_now.date())
         blocking = earlier_unhandled(
-            self.store.history(conn, entry.topic, TILTAKDELTAKER_TABLE, record.arena_id), entry.pos
+            self.store.history(conn, entry.topic, TILTAKDELTAKER_TABLE, record.arena_id, writes.statuses),
+            entry.pos,
         )
         if blocking is not None:
             raise Stop(Outcome.DEPENDENCY_NOT_INGESTED, earlier_unhandled_note(record.arena_id))
         if entry.operation is not Operation.DELETED:
-            self._publish(conn, entry, deltaker, entry.operation, flags, published)
+            self._publish(entry, deltaker, entry.operation, flags, writes)
             self.store.upsert_deltaker(conn, record)
             return None
         if self.store.hist_translation(conn, amt_id=str(amt_id)) is not None:
@@ -307,7 +324,7 @@ class ArenaProcessor:
                 Outcome.DEPENDENCY_NOT_INGESTED,
                 f"Venter på historisering av deltaker med id={record.arena_id} før sletting",
             )
-        self._publish(conn, entry, deltaker.as_feilregistrert(), Operation.MODIFIED, flags, published)
+        self._publish(entry, deltaker.as_feilregistrert(), Operation.MODIFIED, flags, writes)
         self.store.upsert_deltaker(conn, record, status=FEILREGISTRERT)
         return "Slettet i Arena uten historisering: publisert som FEILREGISTRERT"
 
@@ -328,7 +345,7 @@ class ArenaProcessor:
 
     # ---- §6 hist deltaker --------------------------------------------------------------------------
 
-    def _hist(self, conn: Connection, entry: LedgerEntry, published: list[int]) -> str | None:
+    def _hist(self, conn: Connection, entry: LedgerEntry, writes: PageWrites) -> str | None:
         record = _read(ArenaHistDeltaker, entry)
         flags = self._resolve_gjennomforing(conn, str(record.tiltakgjennomforing_id))
         self._hist_external_guard(conn, record)
@@ -355,7 +372,7 @@ class ArenaProcessor:
                 amt_id = uuid.uuid4()
                 self.store.add_hist_translation(conn, str(amt_id), record.arena_id, None)
             deltaker = self._historic(amt_id, record, codes, flags, person_ident)
-            self._publish(conn, entry, deltaker, Operation.CREATED, flags, published, enkeltplass_topic=False)
+            self._publish(entry, deltaker, Operation.CREATED, flags, writes, enkeltplass_topic=False)
             return "Fant match? false"
         match = matches[0]
         amt_id = self.store.amt_id(conn, TILTAKDELTAKER_TABLE, match.arena_id)
@@ -369,9 +386,7 @@ class ArenaProcessor:
         self.store.add_hist_translation(conn, str(amt_id), record.arena_id, match.arena_id)
         if deltakelse.get("status") == FEILREGISTRERT:
             deltaker = self._historic(amt_id, record, codes, flags, person_ident)
-            self._publish(
-                conn, entry, deltaker, Operation.MODIFIED, flags, published, enkeltplass_topic=False
-            )
+            self._publish(entry, deltaker, Operation.MODIFIED, flags, writes, enkeltplass_topic=False)
         return "Fant match? true"
 
     def _historic(

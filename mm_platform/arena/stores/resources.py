@@ -19,6 +19,7 @@ class ArenaResource(ConfigurableResource):
     enkeltplass_topic: str
     timezone: str = Field(default="Europe/Oslo", description="Arena's local time: 'today' and timestamps")
     batch_size: int = Field(default=5000, description="ledger rows per page of a processing run")
+    lookup_workers: int = Field(default=8, description="person lookups in flight at once for a page")
 
     @property
     def input_topics(self) -> list[str]:
