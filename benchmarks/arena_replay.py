@@ -237,7 +237,7 @@ def arena_resource(suffix: str) -> ArenaResource:
 
 def intake_ticks(kafka: KafkaResource, arena: ArenaResource, db_url: str, expected: int) -> tuple[float, int]:
     """The sensor's tick, evaluated in a loop until `expected` messages are in the ledger."""
-    settings = load_settings({})
+    settings = load_settings()  # MM_PLATFORM_SENSOR_MAX_MESSAGES etc. from the environment
     sensor = build_arena_sensor(settings, arena.input_topics)
     inbox = InboxResource(database_url=db_url)
     topics = arena.input_topics
@@ -259,7 +259,7 @@ def intake_ticks(kafka: KafkaResource, arena: ArenaResource, db_url: str, expect
 
 def intake_direct(kafka: KafkaResource, arena: ArenaResource, db_url: str, expected: int) -> dict[str, float]:
     """The tick's three calls without Dagster, each timed; stops once `expected` messages are read."""
-    settings = load_settings({})
+    settings = load_settings()  # MM_PLATFORM_SENSOR_MAX_MESSAGES etc. from the environment
     inbox = InboxResource(database_url=db_url).get_inbox()
     offsets: dict[str, dict[int, int]] = {}
     times = {"consume_batch": 0.0, "to_ledger_event": 0.0, "record_batch": 0.0}

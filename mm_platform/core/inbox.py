@@ -224,6 +224,28 @@ def _row_to_event(row: Any, payload: Any = _FROM_ROW) -> InboxEvent:
     )
 
 
+def _inserted_event(row_id: int, row: dict[str, Any]) -> InboxEvent:
+    """The InboxEvent of a row just inserted, from the values written."""
+    return InboxEvent(
+        id=row_id,
+        topic=row["topic"],
+        partition=row["kafka_partition"],
+        offset=row["kafka_offset"],
+        key=row["message_key"],
+        payload=row["payload"],
+        event_type=row["event_type"],
+        entity_key=row["entity_key"],
+        dedup_key=row["dedup_key"],
+        partition_key=row["partition_key"],
+        status=Status(row["status"]),
+        reason=row["reason"],
+        attempts=0,
+        run_id=None,
+        received_at=row["received_at"],
+        last_attempted=None,
+    )
+
+
 class EventInbox:
     """Inbox operations on any SQLAlchemy engine (tested on SQLite and PostgreSQL)."""
 
@@ -313,11 +335,29 @@ class EventInbox:
                         "updated_at": now,
                     }
                 )
+            inserted: dict[tuple[str, int, int], int] = {}
             if rows:
-                conn.execute(
-                    self._insert_ignoring_duplicates(["topic", "kafka_partition", "kafka_offset"]), rows
+                # RETURNING names the rows this insert added: they are known without reading them back
+                statement = self._insert_ignoring_duplicates(["topic", "kafka_partition", "kafka_offset"])
+                returned = conn.execute(
+                    statement.returning(
+                        event_inbox.c.id,
+                        event_inbox.c.topic,
+                        event_inbox.c.kafka_partition,
+                        event_inbox.c.kafka_offset,
+                    ),
+                    rows,
                 )
-            stored = self._fetch_stored(conn, events)
+                inserted = {
+                    (topic, partition, offset): row_id for row_id, topic, partition, offset in returned
+                }
+            # the messages stored before (a re-read) are read back with their stored status
+            stored = self._fetch_stored(conn, [e for e in events if _coords(e) not in inserted])
+            for row_id, row, e in (
+                (inserted.get(_coords(e)), row, e) for row, e in zip(rows, events, strict=True)
+            ):
+                if row_id is not None:
+                    stored[_coords(e)] = _inserted_event(row_id, row)
         return [stored[_coords(e)] for e in events]
 
     @staticmethod
