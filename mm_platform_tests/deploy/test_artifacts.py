@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
@@ -499,3 +500,75 @@ def test_vf_executor_refuses_an_unknown_value() -> None:
 
     with pytest.raises(SettingsError, match="MM_PLATFORM_VF_EXECUTOR"):
         Settings.from_env({"MM_PLATFORM_VF_EXECUTOR": "celery"}, sections=[VerifiedFanSettings])
+
+
+# --- the image's install steps, replayed in a clean venv ------------------------------------------------
+
+PIP_SHIM = """#!/usr/bin/env bash
+# `pip` as the Dockerfile calls it, done by uv into the clean venv (uv's cache stands in for the
+# registry; --no-cache-dir and --yes are pip's spellings of what uv does anyway)
+args=()
+for a in "$@"; do case "$a" in --no-cache-dir|--yes) ;; *) args+=("$a") ;; esac; done
+exec "{uv}" pip "${{args[@]}}" --python "{python}"
+"""
+
+
+def test_the_image_install_steps_give_a_working_code_location_in_a_clean_venv(tmp_path: Path) -> None:
+    uv = Path(sys.executable).with_name("uv")
+    assert uv.exists(), "uv is missing from the venv (make install puts it there)"
+    venv, app, shims = tmp_path / "venv", tmp_path / "app", tmp_path / "shims"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    app.mkdir()
+    shims.mkdir()
+    pip = shims / "pip"
+    pip.write_text(PIP_SHIM.format(uv=uv, python=venv / "bin" / "python"))
+    pip.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("MM_PLATFORM_")}
+    env["PATH"] = f"{shims}:{venv / 'bin'}:{env['PATH']}"
+    workdir = next(args for kind, args in _instructions() if kind == "WORKDIR")
+    ran = []
+    for kind, args in _instructions():
+        if kind == "COPY":
+            *sources, destination = args.split()
+            if destination.startswith("/") and not destination.startswith(workdir):
+                continue  # the ECS instance file: not part of the install
+            # as COPY does: a folder's contents into the destination, files into it when it ends in /
+            target = app / (destination.removeprefix(workdir).removeprefix("./").strip("/") or ".")
+            for source in sources:
+                if (REPO / source).is_dir():
+                    shutil.copytree(REPO / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    into = target / source if destination.endswith("/") else target
+                    shutil.copyfile(REPO / source, into)
+        elif kind == "RUN" and "pip install" in args:
+            result = subprocess.run(
+                ["bash", "-euc", args], cwd=app, env=env, capture_output=True, text=True, timeout=600
+            )
+            assert result.returncode == 0, f"RUN {args}\n{result.stdout}{result.stderr}"
+            ran.append(args)
+    assert len(ran) == 2  # the dependency layer and the code layer
+
+    # the installed package, not the repository, builds the definitions the CMD serves
+    check = (
+        "import importlib.util, mm_platform, mm_platform.definitions as d;"
+        "print(mm_platform.__file__);"
+        "print(len(list(d.defs.resolve_all_asset_keys())));"
+        "print(importlib.util.find_spec('pytest') is not None)"
+    )
+    env["MM_PLATFORM_STATE_DIR"] = str(tmp_path / "state")
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", check],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    location, assets, has_pytest = result.stdout.split()
+    assert location.startswith(str(venv)) and int(assets) > 20
+    assert has_pytest == "False", "dev tools must not be in the image"
+    consistent = subprocess.run(
+        [str(uv), "pip", "check", "--python", str(venv / "bin" / "python")], capture_output=True, text=True
+    )
+    assert consistent.returncode == 0, consistent.stdout + consistent.stderr
