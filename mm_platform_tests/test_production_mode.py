@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,7 +78,9 @@ class Stack:
                         + "\n".join(p.tail() for p in self.processes)
                     )
             time.sleep(0.25)
-        pytest.fail(f"timed out after {timeout}s waiting for {what}:\n" + "\n".join(p.tail() for p in self.processes))
+        pytest.fail(
+            f"timed out after {timeout}s waiting for {what}:\n" + "\n".join(p.tail() for p in self.processes)
+        )
 
 
 def start(name: str, command: list[str], env: dict[str, str], cwd: Path) -> Process:
@@ -102,9 +105,7 @@ def production_env(
     suffix = topic.rsplit(".", 1)[-1]
     pg = make_url(dagster_db)
     inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MM_PLATFORM_", "DAGSTER_", "PG", "AWS_"))
+        k: v for k, v in os.environ.items() if not k.startswith(("MM_PLATFORM_", "DAGSTER_", "PG", "AWS_"))
     }
     return {
         **inherited,
@@ -145,11 +146,21 @@ def production_env(
     }
 
 
+def image_command(port: int) -> list[str]:
+    """The Dockerfile's CMD, listening on 127.0.0.1:`port`, with this interpreter's `dagster`."""
+    [line] = [line for line in (REPO / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")]
+    command = json.loads(line.removeprefix("CMD "))
+    assert command[:3] == ["dagster", "code-server", "start"], command
+    command[command.index("-h") + 1] = "127.0.0.1"
+    command[command.index("-p") + 1] = str(port)
+    return [sys.executable, "-m", *command]
+
+
 def code_server_ready(port: int) -> bool:
     from dagster._grpc.client import DagsterGrpcClient
 
     try:
-        # the proxy answers once its code has loaded (the startup probe's health check is earlier)
+        # answers once the definitions have loaded (what the daemon asks first)
         DagsterGrpcClient(port=port, host="127.0.0.1").list_repositories()
         return True
     except Exception:
@@ -172,7 +183,13 @@ def stack(
     home = Path(env["DAGSTER_HOME"])
     home.mkdir()
     shutil.copyfile(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")  # unchanged
-    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"):
+    for name in (
+        "DAGSTER_PG_HOST",
+        "DAGSTER_PG_PORT",
+        "DAGSTER_PG_DB",
+        "DAGSTER_PG_USER",
+        "DAGSTER_PG_PASSWORD",
+    ):
         monkeypatch.setenv(name, env[name])  # the test reads the same instance
     monkeypatch.setenv("PGSSLMODE", "disable")
 
@@ -201,30 +218,35 @@ def stack(
     made = Stack(env, home, databases["platform"], databases["oltp"], processes)
     try:
         # the Dockerfile's CMD, on a free port
-        processes.append(
-            start(
-                "code-server",
-                [sys.executable, "-m", "dagster", "code-server", "start", "-h", "127.0.0.1", "-p", str(port)]
-                + ["-m", "mm_platform.definitions"],
-                env,
-                tmp_path,
-            )
-        )
+        processes.append(start("code-server", image_command(port), env, tmp_path))
         made.wait_for("the code server to load the definitions", lambda: code_server_ready(port))
         # the daemon's workspace as in deploy/k8s/instance/workspace.yaml, pointing at that server
         workspace = tmp_path / "workspace.yaml"
         workspace.write_text(
             yaml.safe_dump(
-                {"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": port, "location_name": "mm_platform"}}]}
+                {
+                    "load_from": [
+                        {"grpc_server": {"host": "127.0.0.1", "port": port, "location_name": "mm_platform"}}
+                    ]
+                }
             )
         )
         processes.append(
-            start("daemon", [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace)], env, tmp_path)
+            start(
+                "daemon",
+                [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace)],
+                env,
+                tmp_path,
+            )
         )
         yield made
     finally:
-        for process in reversed(processes):
-            stop_process(process.popen.pid, timeout=20)
+        # both at once: each takes a few seconds to shut its threads down
+        stoppers = [threading.Thread(target=stop_process, args=(p.popen.pid, 20)) for p in processes]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
 
 
 def test_a_review_end_event_and_a_scored_file_flow_through_in_production_mode(
@@ -242,8 +264,15 @@ def test_a_review_end_event_and_a_scored_file_flow_through_in_production_mode(
         assert instance.event_log_storage.__class__.__name__ == "PostgresEventLogStorage"
         assert instance.schedule_storage.__class__.__name__ == "PostgresScheduleStorage"
 
-        # --- Marathon: a review-END event -> the round's run -> member stats, the event HANDLED
+        # both flows at once, as production takes them: a review-END event (-> the round's run ->
+        # member stats, the event HANDLED) and a Verified Fan scored file (-> intake run -> campaign
+        # run -> counts and one Slack report)
         kafka.produce(topic, [json.dumps(review_end_event())])
+        boto3.client("s3", endpoint_url=moto_endpoint, **AWS).put_object(
+            Bucket=env["MM_PLATFORM_VF_SCORING_BUCKET"], Key="scrubbed/tour-2027.csv", Body=TOUR
+        )
+
+        # --- Marathon
 
         def stats_materialization():
             records = instance.fetch_materializations(MEMBER_STATS, limit=1).records
@@ -269,16 +298,17 @@ def test_a_review_end_event_and_a_scored_file_flow_through_in_production_mode(
         [event] = inbox.select(topic=topic)
         assert event.status == Status.HANDLED
 
-        # --- Verified Fan: a scored file -> intake run -> campaign run -> counts and one Slack report
-        boto3.client("s3", endpoint_url=moto_endpoint, **AWS).put_object(
-            Bucket=env["MM_PLATFORM_VF_SCORING_BUCKET"], Key="scrubbed/tour-2027.csv", Body=TOUR
-        )
+        # --- Verified Fan
         [message] = stack.wait_for("the Slack report", lambda: services.slack)
         assert message["channel"] == "#vf-scoring"
         # TOUR's rows for c1: m1 verified+selected, m2 rejected, m3 verified+selected (its higher
         # score wins), g5 verified; m4 (score) and m7 (email) refused, one row without a campaign
-        assert message["text"] == "Verified Fan scoring for Tour 2027 (c1): 3 verified, 1 rejected, 2 selected"
-        demand = DemandTable(boto3.client("dynamodb", endpoint_url=moto_endpoint, **AWS), env["MM_PLATFORM_VF_DEMAND_TABLE"])
+        assert (
+            message["text"] == "Verified Fan scoring for Tour 2027 (c1): 3 verified, 1 rejected, 2 selected"
+        )
+        demand = DemandTable(
+            boto3.client("dynamodb", endpoint_url=moto_endpoint, **AWS), env["MM_PLATFORM_VF_DEMAND_TABLE"]
+        )
         assert demand.counts("c1") == Counts(3, 1, 2) == demand.recount("c1")
         [scoring] = services.calls("/scoring")
         assert sorted(r["memberId"] for r in scoring.body["records"]) == ["g5", "m1", "m3"]
