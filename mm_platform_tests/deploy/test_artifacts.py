@@ -334,6 +334,24 @@ def test_the_ecs_launcher_passes_the_task_definitions_environment() -> None:
         assert container["secrets"] == launcher["secrets"], name
 
 
+def test_the_instance_database_requires_tls_through_the_environment() -> None:
+    """The instance yamls name no sslmode (it would override libpq's PGSSLMODE, which the suite's
+    production-mode run sets to `disable` on a local server without TLS); every deployment sets
+    PGSSLMODE=require for each process that opens the instance: pods, ECS tasks, ECS run tasks."""
+    for name, load in INSTANCES.items():
+        params = load()["storage"]["postgres"]["postgres_db"].get("params") or {}
+        expected = {"sslmode": "require"} if name.startswith("deploy/helm") else {}
+        assert params == expected, name
+    assert _config_map("dagster-instance-env")["PGSSLMODE"] == "require"
+    for name, definition in _task_definitions().items():
+        (container,) = definition["containerDefinitions"]
+        assert {"name": "PGSSLMODE", "value": "require"} in container["environment"], name
+    launcher = yaml.safe_load((DEPLOY / "ecs" / "dagster.yaml").read_text())["run_launcher"]["config"]
+    assert "PGSSLMODE" in launcher["env_vars"]
+    k8s_launcher = INSTANCES["deploy/k8s/instance/dagster.yaml"]()["run_launcher"]["config"]
+    assert "dagster-instance-env" in k8s_launcher["env_config_maps"]
+
+
 # --- environment variables ---------------------------------------------------------------------------
 
 READ_CALL = re.compile(
