@@ -373,7 +373,7 @@ def row(result: dict[str, Any]) -> str:
 
 
 HEADER = (
-    f"{'what':34} {'CPU s':>8} {'peak MB':>8} {'wall s':>8}   {'run CPU':>7} {'run wall':>7}   note\n"
+    f"{'what':34} {'CPU s':>8} {'peak MiB':>8} {'wall s':>8}   {'run CPU':>7} {'run wall':>7}   note\n"
     + "-" * 110
 )
 
@@ -432,7 +432,7 @@ def main() -> None:
     storage = "PostgreSQL" if args.pg else "SQLite"
     print(
         f"\n{dt.date.today()}, {os.cpu_count()} cores, {storage} OLTP/DW/platform databases, moto for AWS. "
-        "CPU s = user+sys of the run's process (its children included), peak MB = its ru_maxrss; "
+        "CPU s = user+sys of the run's process (its children included), peak MiB = its ru_maxrss; "
         "run CPU/wall = the job's execution alone (the rest is importing and building the definitions)."
     )
     if args.json:
