@@ -104,7 +104,16 @@ def _plain(value: Any) -> Any:
 def measure(what: str, env: dict[str, str], spec: dict[str, Any] | None = None) -> dict[str, Any]:
     """`child` in a fresh interpreter with `env`; its JSON result."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
-        command = [sys.executable, __file__, "--child", what, "--spec", json.dumps(spec or {}), "--out", out.name]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            what,
+            "--spec",
+            json.dumps(spec or {}),
+            "--out",
+            out.name,
+        ]
         started = time.perf_counter()
         done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
         if done.returncode:
@@ -123,7 +132,6 @@ def base_env(tmp: Path, moto: str) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MM_PLATFORM_")}
-    env.pop("MM_PLATFORM_SLACK_TOKEN", None)
     pythonpath = os.pathsep.join(p for p in [str(REPO), env.get("PYTHONPATH", "")] if p)
     return env | {
         "PYTHONPATH": pythonpath,
@@ -138,14 +146,19 @@ def base_env(tmp: Path, moto: str) -> dict[str, str]:
 @contextlib.contextmanager
 def databases(tmp: Path, pg: bool) -> Iterator[dict[str, str]]:
     """OLTP, DW and platform database URLs: SQLite files, or fresh PostgreSQL databases (dropped after)."""
-    names = ["OLTP", "DW", "PLATFORM"]
-    if not pg:
-        yield {f"MM_PLATFORM_{n}_DB_URL": f"sqlite:///{tmp}/{n.lower()}.db" for n in names}
-        return
     from sqlalchemy import create_engine, make_url, text
 
     from mm_platform.core.sql import dispose_engine
 
+    names = ["OLTP", "DW", "PLATFORM"]
+    if not pg:
+        urls = {f"MM_PLATFORM_{n}_DB_URL": f"sqlite:///{tmp}/{n.lower()}.db" for n in names}
+        try:
+            yield urls
+        finally:
+            for url in urls.values():
+                dispose_engine(url)
+        return
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     made = {n: f"mm_platform_sizing_{n.lower()}_{uuid.uuid4().hex[:8]}" for n in names}
     urls = {}
@@ -197,10 +210,6 @@ def marathon(tmp: Path, moto: str, coders: int, pg: bool) -> dict[str, Any]:
             instance.add_dynamic_partitions("marathon_round", [partition])
         spec = {"job": "marathon_round_job", "partition_key": partition, "tags": {}}
         result = measure(f"marathon round, {coders:,} coders", env, spec)
-        from mm_platform.core.sql import dispose_engine
-
-        for url in urls.values():
-            dispose_engine(url)
     attendance = result.get("materialized", {}).get("long_comp_result_attendance", {})
     result["note"] = f"{attendance.get('marked_attended', '?')} attended"
     return result
@@ -212,8 +221,8 @@ def verified_fan(tmp: Path, moto: str, standins: str, rows: int, pg: bool) -> li
     from mm_platform.core.aws import build_aws_resources
     from mm_platform.core.settings import Settings
     from mm_platform.definitions import build_definitions
-    from mm_platform.verified_fan.dev.stack import EMBEDDED_STREAM_SHARDS
     from mm_platform.verified_fan.dev.sample_data import scored_file
+    from mm_platform.verified_fan.dev.stack import EMBEDDED_STREAM_SHARDS
     from mm_platform.verified_fan.settings import VerifiedFanSettings
     from mm_platform.verified_fan.stores.resources import demand_table_of
     from mm_platform.verified_fan.stores.services import CampaignService
@@ -284,10 +293,6 @@ def verified_fan(tmp: Path, moto: str, standins: str, rows: int, pg: bool) -> li
             scored = result.get("materialized", {}).get("scored_registrants", {})
             result["note"] = f"{scored.get('out', '?')} registrants"
             results.append(result)
-        from mm_platform.core.sql import dispose_engine
-
-        for url in urls.values():
-            dispose_engine(url)
     return results
 
 
@@ -324,7 +329,17 @@ def code_server(tmp: Path, moto: str) -> dict[str, Any]:
     dagster = str(Path(sys.executable).with_name("dagster"))
     started = time.perf_counter()
     process = subprocess.Popen(
-        [dagster, "code-server", "start", "-m", "mm_platform.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            dagster,
+            "code-server",
+            "start",
+            "-m",
+            "mm_platform.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -410,12 +425,12 @@ def main() -> None:
         print(HEADER, flush=True)
         try:
             footprint_env = base_env(tmp / "defs", moto) | {
-                f"MM_PLATFORM_{n}_DB_URL": f"sqlite:///{tmp}/{n.lower()}.db" for n in ["OLTP", "DW", "PLATFORM"]
+                f"MM_PLATFORM_{n}_DB_URL": f"sqlite:///{tmp}/{n.lower()}.db"
+                for n in ["OLTP", "DW", "PLATFORM"]
             }
             measure("warm-up", footprint_env)  # byte-compiles a fresh checkout
-            for what, run in [("code location (import + defs)", None)]:
-                results.append(measure(what, footprint_env, run))
-                print(row(results[-1]), flush=True)
+            results.append(measure("code location (import + defs)", footprint_env))
+            print(row(results[-1]), flush=True)
             for coders in [int(c) for c in args.coders.split(",") if c]:
                 results.append(marathon(tmp / f"marathon{coders}", moto, coders, args.pg))
                 print(row(results[-1]), flush=True)
