@@ -1,7 +1,8 @@
 """What one run needs: CPU seconds and peak memory of a Marathon round run and of a Verified Fan
 campaign's runs, and the code location's own footprint, each measured in a fresh process.
 
-    .venv/bin/python benchmarks/run_sizing.py [--coders 1000,5000] [--rows 100000] [--pg] [--code-server]
+    PYTHONPATH=. .venv/bin/python benchmarks/run_sizing.py [--coders 1000,5000] [--rows 100000] [--pg]
+        [--code-server] [--daemon SECONDS]
 
 Each run executes the way a launched run does (a run pod's process: import mm_platform.definitions,
 build the definitions, execute the requested job in process with the requested partition and tags)
@@ -20,6 +21,8 @@ What is measured:
   vf campaign        verified_fan_registrants_job for that campaign (the staged-parts sensor's run)
   code server idle   `dagster code-server start -m mm_platform.definitions` serving (--code-server):
                      RSS of its process tree after it answers, CPU spent to get there
+  daemon idle        `dagster-daemon run` on workspace.yaml with a throwaway broker (--daemon SECONDS):
+                     the daemon process, and the code server it starts, where sensor ticks run
 """
 
 from __future__ import annotations
@@ -256,7 +259,7 @@ def verified_fan(tmp: Path, moto: str, standins: str, rows: int, pg: bool) -> li
         CampaignService(base_url=standins).put_json(f"/campaigns/{campaign}", {"name": f"Sizing {rows:,}"})
         body = scored_file(rows, seed=5, campaigns=[campaign], events=["e1", "e2", "e3"])
         s3.put_object(Bucket=vf.scoring_bucket, Key=f"scrubbed/{campaign}.csv", Body=body)
-        size = f"{len(body) / 1e6:.0f} MB file"
+        size = f"{len(body) / 1e6:.1f} MB file"
 
         defs = build_definitions(settings)
         with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
@@ -370,8 +373,55 @@ def code_server(tmp: Path, moto: str) -> dict[str, Any]:
         "cpu": cpu,
         "maxrss_mb": hwm,
         "wall": serving,
-        "note": f"RSS now {rss:.0f} MB; wall: until serving",
+        "note": f"RSS now {rss:.0f} MiB; wall: until serving",
     }
+
+
+def daemon(tmp: Path, moto: str, seconds: float) -> list[dict[str, Any]]:
+    """An idle `dagster-daemon run` on workspace.yaml, with a throwaway broker, for `seconds`: the
+    daemon process itself, and the code server it starts (where every sensor tick is evaluated)."""
+    from _support import broker, start_daemon
+
+    from mm_platform.core.devstack import stop_process
+
+    tmp.mkdir()
+    with broker() as bootstrap, databases(tmp, pg=False) as urls:
+        env = base_env(tmp, moto) | urls | {"MM_PLATFORM_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+        platform_schema(urls["MM_PLATFORM_PLATFORM_DB_URL"])
+        process = start_daemon(env)
+        try:
+            time.sleep(seconds)
+            if process.poll() is not None:
+                raise RuntimeError(f"the daemon exited ({process.returncode})")
+            others = [p for p in _tree(process.pid) if p != process.pid]
+            own = {
+                "cpu": _cpu_of(process.pid),
+                "maxrss_mb": _proc_status_kb("VmHWM", str(process.pid)) / 1024,
+                "rss": _proc_status_kb("VmRSS", str(process.pid)) / 1024,
+            }
+            spawned = {
+                "cpu": sum(_cpu_of(p) for p in others),
+                "maxrss_mb": sum(_proc_status_kb("VmHWM", str(p)) for p in others) / 1024,
+                "rss": sum(_proc_status_kb("VmRSS", str(p)) for p in others) / 1024,
+            }
+        finally:
+            stop_process(process.pid, timeout=20)
+    return [
+        {
+            "what": f"daemon process, idle {seconds:.0f} s",
+            "cpu": own["cpu"],
+            "maxrss_mb": own["maxrss_mb"],
+            "wall": seconds,
+            "note": f"RSS now {own['rss']:.0f} MiB; sensors and schedules on, nothing to do",
+        },
+        {
+            "what": f"its code server ({len(others)} processes)",
+            "cpu": spawned["cpu"],
+            "maxrss_mb": spawned["maxrss_mb"],
+            "wall": seconds,
+            "note": f"RSS now {spawned['rss']:.0f} MiB; evaluates the sensor ticks",
+        },
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -382,13 +432,13 @@ def row(result: dict[str, Any]) -> str:
     run_part = f"{run['cpu']:7.1f} {run['wall']:7.1f}" if run else f"{'':7} {'':7}"
     ok = {True: "", False: "  FAILED"}.get(result.get("success"), "")
     return (
-        f"{result['what']:34} {result['cpu']:8.1f} {result['maxrss_mb']:8.0f} {result['wall']:8.1f}   "
+        f"{result['what']:34} {result['cpu']:8.1f} {result['maxrss_mb']:9.0f} {result['wall']:8.1f}   "
         f"{run_part}   {result.get('note', '')}{ok}"
     )
 
 
 HEADER = (
-    f"{'what':34} {'CPU s':>8} {'peak MiB':>8} {'wall s':>8}   {'run CPU':>7} {'run wall':>7}   note\n"
+    f"{'what':34} {'CPU s':>8} {'peak MiB':>9} {'wall s':>8}   {'run CPU':>7} {'run wall':>7}   note\n"
     + "-" * 110
 )
 
@@ -399,6 +449,9 @@ def main() -> None:
     parser.add_argument("--rows", default="100000", help="comma-separated scored-file sizes; '' to skip")
     parser.add_argument("--pg", action="store_true", help="OLTP/DW/platform databases on PostgreSQL")
     parser.add_argument("--code-server", action="store_true", help="also an idle `dagster code-server`")
+    parser.add_argument(
+        "--daemon", type=float, default=0, help="also an idle `dagster-daemon run` for this many seconds"
+    )
     parser.add_argument("--json", help="write the raw results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -441,6 +494,10 @@ def main() -> None:
             if args.code_server:
                 results.append(code_server(tmp / "codeserver", moto))
                 print(row(results[-1]), flush=True)
+            if args.daemon:
+                for result in daemon(tmp / "daemon", moto, args.daemon):
+                    results.append(result)
+                    print(row(result), flush=True)
         finally:
             stop_process(standins_process.pid)
             stop_process(moto_process.pid)
