@@ -248,6 +248,23 @@ def test_k8s_manifests_pass_the_kubernetes_schemas(path: Path) -> None:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
+def test_helm_user_deployment_containers_pass_the_kubernetes_container_schema() -> None:
+    """The chart copies a user deployment's initContainers into the pod as they are: each must be a
+    valid Kubernetes container (checked inside a Pod, kubernetes-validate's unit)."""
+    deployments = _helm_values()["dagster-user-deployments"]["deployments"]
+    containers = [c for d in deployments for c in d.get("initContainers", [])]
+    assert [c["name"] for c in containers] == ["db-upgrade"]
+    assert containers[0]["args"] == ["mm-platform", "db", "upgrade"]
+    for container in containers:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "check"},
+            "spec": {"containers": [container]},
+        }
+        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+
+
 def test_the_daemon_can_create_jobs() -> None:
     docs = _manifest_docs()
     (role,) = [d for d in docs if d["kind"] == "Role"]
