@@ -19,9 +19,14 @@ def db_group(domains: Sequence[Domain]) -> click.Group:
 
     @db.command("upgrade")
     def db_upgrade() -> None:
-        """Bring every branch to its head; adopts a database made by the previous release."""
-        for line in upgrade(load_settings().platform_db_url, schema()):
+        """Bring every branch to its head (adopting a database made by the previous release), and
+        create the domains' tables in other teams' databases when missing."""
+        settings = load_settings()
+        for line in upgrade(settings.platform_db_url, schema()):
             click.echo(line)
+        for domain in domains:  # the domains' tables in other teams' databases
+            for line in domain.foreign_tables(settings):
+                click.echo(line)
 
     @db.command("current")
     def db_current() -> None:

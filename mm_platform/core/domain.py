@@ -41,6 +41,10 @@ def _no_standins(_settings: Settings) -> Sequence[StandIn]:
     return ()
 
 
+def _no_foreign_tables(_settings: Settings) -> Sequence[str]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Domain:
     # the name operators type (`mm-platform demo --domain NAME`)
@@ -61,6 +65,9 @@ class Domain:
     standins: Callable[[Settings], Sequence[StandIn]] = _no_standins
     # ... and everything else, idempotent: buckets, tables, streams, schemas, sample data
     prepare_stack: Callable[[Settings], None] = _nothing
+    # `mm-platform db upgrade`: the domain's own tables in other teams' databases (not under the
+    # platform database's Alembic), created if missing; one line per table for the operator
+    foreign_tables: Callable[[Settings], Sequence[str]] = _no_foreign_tables
     # the domain's tables in the platform database, each MetaData made by `migrated_metadata` (its
     # Alembic branch and folder): `mm-platform db upgrade` migrates them, the suite checks they match
     metadata: Sequence[MetaData] = ()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -73,6 +73,19 @@ def production() -> bool:
     """MM_PLATFORM_ENV=production, read as the settings read it (stores have no Settings at hand)."""
     environment = EnvReader(os.environ, EMBEDDED, Path()).choice("ENV", EMBEDDED, (EMBEDDED, PRODUCTION))
     return environment == PRODUCTION
+
+
+def ensure_table(conn: Connection, table: Table) -> None:
+    """A table of ours in another team's database (no Alembic branch there): created when missing
+    outside production; in production `mm-platform db upgrade` creates it, so here it must exist."""
+    if not production():
+        table.create(conn, checkfirst=True)
+    elif not inspect(conn).has_table(table.name):
+        url = conn.engine.url.render_as_string(hide_password=True)
+        raise RuntimeError(
+            f"table {table.name} is missing in {url}; "
+            "run `mm-platform db upgrade` (production never creates tables)"
+        )
 
 
 def ensure_schema(

@@ -11,6 +11,7 @@ from mm_platform.marathon.dev import stack
 from mm_platform.marathon.dev.cli import demo, trace
 from mm_platform.marathon.dev.sample_data import review_end_event
 from mm_platform.marathon.settings import MarathonSettings
+from mm_platform.marathon.stores.round_ratings import create_rating_input_table
 
 MARATHON = Domain(
     name="marathon",
@@ -21,4 +22,5 @@ MARATHON = Domain(
     samples={"review-end": lambda: json.dumps(review_end_event())},
     topics=stack.topics,
     prepare_stack=stack.prepare_stack,
+    foreign_tables=lambda settings: create_rating_input_table(settings.oltp_db_url),
 )

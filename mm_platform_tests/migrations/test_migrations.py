@@ -14,8 +14,9 @@ from mm_platform.cli import main
 from mm_platform.core.inbox import InboxResource
 from mm_platform.core.migrations import branch_of
 from mm_platform.core.migrations.runner import Schema, SchemaNotReady, branch_heads
-from mm_platform.core.sql import engine_for
+from mm_platform.core.sql import engine_for, ensure_table
 from mm_platform.domains import DOMAINS
+from mm_platform.marathon.stores.round_ratings import rating_input
 from mm_platform.verified_fan.stores.ledger import Ledger
 
 SNAPSHOT = Path(__file__).with_name("previous_release_840cd82.sql")
@@ -37,9 +38,14 @@ def registered() -> Schema:
     return Schema.of(m for d in DOMAINS for m in d.metadata)
 
 
-def db(url: str, *args: str) -> Result:
-    # embedded: the command needs only the platform database's URL (production wants every service)
-    env = {"MM_PLATFORM_PLATFORM_DB_URL": url, "MM_PLATFORM_ENV": "embedded"}
+def db(url: str, *args: str, oltp_url: str = "sqlite://") -> Result:
+    # embedded: the command needs only the databases' URLs (production wants every service); the
+    # OLTP database (where marathon keeps its capture table) is a throwaway in-memory one by default
+    env = {
+        "MM_PLATFORM_PLATFORM_DB_URL": url,
+        "MM_PLATFORM_OLTP_DB_URL": oltp_url,
+        "MM_PLATFORM_ENV": "embedded",
+    }
     result = CliRunner().invoke(main, ["db", *args], env=env)
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result
@@ -107,3 +113,22 @@ def test_production_never_creates_tables(db_url: str, monkeypatch: pytest.Monkey
     db(db_url, "upgrade")
     assert InboxResource(database_url=db_url).get_inbox().counts() == {}
     assert Ledger(engine_for(db_url)).engine is engine_for(db_url)
+
+
+def test_upgrade_makes_the_capture_table_in_the_oltp_database_which_production_only_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform, oltp = f"sqlite:///{tmp_path}/platform.db", f"sqlite:///{tmp_path}/oltp.db"
+    monkeypatch.setenv("MM_PLATFORM_ENV", "production")
+    with engine_for(oltp).begin() as conn, pytest.raises(RuntimeError, match="run `mm-platform db upgrade`"):
+        ensure_table(conn, rating_input)
+    assert not inspect(engine_for(oltp)).has_table(rating_input.name)
+    out = db(platform, "upgrade", oltp_url=oltp).output
+    assert f"marathon: {rating_input.name} in the OLTP database created" in out
+    with engine_for(oltp).begin() as conn:
+        ensure_table(conn, rating_input)  # present now: no error
+    assert (
+        f"{rating_input.name} in the OLTP database present" in db(platform, "upgrade", oltp_url=oltp).output
+    )
+    # the platform database holds none of it
+    assert not inspect(engine_for(platform)).has_table(rating_input.name)

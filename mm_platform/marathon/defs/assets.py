@@ -17,7 +17,7 @@ from dagster import (
 
 from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.catalog import Catalog
-from mm_platform.core.sql import SqlDatabase
+from mm_platform.core.sql import SqlDatabase, ensure_table
 from mm_platform.marathon.defs.partitions import rounds_partitions
 from mm_platform.marathon.rules.attendance import decide_attendance
 from mm_platform.marathon.stores import oltp
@@ -115,7 +115,7 @@ def round_ratings(context: AssetExecutionContext, oltp_db: SqlDatabase) -> Mater
     round_id = round_id_of(context)
     started = time.perf_counter()
     with oltp_db.get_engine().begin() as conn:
-        rating_input.create(conn, checkfirst=True)
+        ensure_table(conn, rating_input)
         if not oltp.round_exists(conn, round_id):
             raise Failure(description=f"round {round_id} is not in the OLTP database")
         outcome = rate_round_in_oltp(conn, round_id)

@@ -23,11 +23,12 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
+    inspect,
     select,
     update,
 )
 
-from mm_platform.core.sql import db_now, int_or_none, upsert
+from mm_platform.core.sql import db_now, engine_for, int_or_none, upsert
 from mm_platform.marathon.rules.ratings import rate_round
 from mm_platform.marathon.rules.round_inputs import (
     AlgoRatingWrite,
@@ -58,6 +59,15 @@ rating_input = Table(
     Column("captured_at", DateTime, nullable=False),
     PrimaryKeyConstraint("round_id", "coder_id"),
 )
+
+
+def create_rating_input_table(oltp_db_url: str) -> list[str]:
+    """`mm-platform db upgrade`: the capture table lives in the OLTP database, inside the round's
+    rating transaction, so it is not under the platform database's migrations; created when missing."""
+    engine = engine_for(oltp_db_url)
+    existed = inspect(engine).has_table(rating_input.name)
+    rating_input.create(engine, checkfirst=True)
+    return [f"marathon: {rating_input.name} in the OLTP database {'present' if existed else 'created'}"]
 
 
 @dataclass
