@@ -335,29 +335,23 @@ class EventInbox:
                         "updated_at": now,
                     }
                 )
-            inserted: dict[tuple[str, int, int], int] = {}
-            if rows:
-                # RETURNING names the rows this insert added: they are known without reading them back
-                statement = self._insert_ignoring_duplicates(["topic", "kafka_partition", "kafka_offset"])
-                returned = conn.execute(
-                    statement.returning(
-                        event_inbox.c.id,
-                        event_inbox.c.topic,
-                        event_inbox.c.kafka_partition,
-                        event_inbox.c.kafka_offset,
-                    ),
-                    rows,
-                )
-                inserted = {
-                    (topic, partition, offset): row_id for row_id, topic, partition, offset in returned
-                }
+            # RETURNING names the rows this insert added: they are known without reading them back
+            statement = self._insert_ignoring_duplicates(["topic", "kafka_partition", "kafka_offset"])
+            returned = conn.execute(
+                statement.returning(
+                    event_inbox.c.id,
+                    event_inbox.c.topic,
+                    event_inbox.c.kafka_partition,
+                    event_inbox.c.kafka_offset,
+                ),
+                rows,  # never empty: record_batch returns early for an empty batch
+            )
+            inserted = {(topic, partition, offset): row_id for row_id, topic, partition, offset in returned}
             # the messages stored before (a re-read) are read back with their stored status
             stored = self._fetch_stored(conn, [e for e in events if _coords(e) not in inserted])
-            for row_id, row, e in (
-                (inserted.get(_coords(e)), row, e) for row, e in zip(rows, events, strict=True)
-            ):
-                if row_id is not None:
-                    stored[_coords(e)] = _inserted_event(row_id, row)
+            for row, e in zip(rows, events, strict=True):
+                if _coords(e) in inserted:
+                    stored[_coords(e)] = _inserted_event(inserted[_coords(e)], row)
         return [stored[_coords(e)] for e in events]
 
     @staticmethod

@@ -447,13 +447,6 @@ class ArenaHistDeltaker(_DeltakerColumns):
 
 ArenaRecord = ArenaGjennomforing | ArenaDeltaker | ArenaHistDeltaker
 
-_RECORDS: dict[str, Callable[[Mapping[str, Any]], ArenaRecord]] = {
-    TILTAKGJENNOMFORING_TABLE: ArenaGjennomforing.from_payload,
-    TILTAKDELTAKER_TABLE: ArenaDeltaker.from_payload,
-    HIST_TILTAKDELTAKER_TABLE: ArenaHistDeltaker.from_payload,
-}
-
-
 _RECORD_CLASSES: dict[str, type[ArenaRecord]] = {
     TILTAKGJENNOMFORING_TABLE: ArenaGjennomforing,
     TILTAKDELTAKER_TABLE: ArenaDeltaker,
@@ -464,7 +457,7 @@ _RECORD_CLASSES: dict[str, type[ArenaRecord]] = {
 def parse_payload(table: str, payload: Mapping[str, Any]) -> ArenaRecord:
     """The typed record of a payload from `table` (one of the three SIAMO tables)."""
     try:
-        reader = _RECORDS[table]
+        cls = _RECORD_CLASSES[table]
     except KeyError:
         raise ValueError(f"unknown Arena table {table!r}") from None
-    return reader(payload)
+    return cls.from_payload(payload)

@@ -593,11 +593,6 @@ class ArenaStore:
                 select(func.count()).select_from(outbox_table).where(outbox_table.c.produced_at.is_(None))
             ).scalar_one()
 
-    def add_outbox(self, conn: Connection, ledger_id: int, topic: str, key: str, value: bytes | None) -> None:
-        writes = PageWrites(conn)
-        writes.add_outbox(ledger_id, topic, key, value)
-        writes.flush()
-
 
 class PageWrites:
     """The statuses and outbox rows of one page of a ledger run, written together just before the

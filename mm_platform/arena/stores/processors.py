@@ -146,6 +146,7 @@ class ArenaProcessor:
         again one at a time (their lookups are cached), the row is settled with its failure without
         being tried twice, and the rest goes on as a page; so each row's writes stay all or nothing
         and the statuses are the ones row-by-row processing gives."""
+        self._prefetch_persons(entries)
         start = 0
         while start < len(entries):
             failed = self._try_page(entries[start:])
@@ -162,7 +163,6 @@ class ArenaProcessor:
         """Settle `entries` in one transaction; on an exception, roll back and say which row raised."""
         settled: Counter = Counter()
         done = 0
-        self._prefetch_persons(entries)
         try:
             with self.store.engine.begin() as conn:
                 writes = PageWrites(conn)
@@ -192,8 +192,8 @@ class ArenaProcessor:
 
     def _prefetch_persons(self, entries: Sequence[LedgerEntry]) -> None:
         """The page's new person ids looked up `lookup_workers` at a time before the page runs: one
-        by one, a replay's person lookups wait on ORDS in turn. A failed lookup is not kept, so the row
-        asks again and ends with the error as its own."""
+        by one, a replay's person lookups wait on ORDS in turn. A failed lookup is the first asking
+        row's error (CachedOrds.prefetch)."""
         if len(entries) > 1:
             person_ids = {
                 entry.data.get("PERSON_ID")
