@@ -81,8 +81,10 @@ def ensure_table(conn: Connection, table: Table) -> None:
     if not production():
         table.create(conn, checkfirst=True)
     elif not inspect(conn).has_table(table.name):
+        from mm_platform.core.migrations.runner import SchemaNotReady  # the runner imports this module
+
         url = conn.engine.url.render_as_string(hide_password=True)
-        raise RuntimeError(
+        raise SchemaNotReady(
             f"table {table.name} is missing in {url}; "
             "run `mm-platform db upgrade` (production never creates tables)"
         )

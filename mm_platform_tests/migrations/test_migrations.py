@@ -120,7 +120,10 @@ def test_upgrade_makes_the_capture_table_in_the_oltp_database_which_production_o
 ) -> None:
     platform, oltp = f"sqlite:///{tmp_path}/platform.db", f"sqlite:///{tmp_path}/oltp.db"
     monkeypatch.setenv("MM_PLATFORM_ENV", "production")
-    with engine_for(oltp).begin() as conn, pytest.raises(RuntimeError, match="run `mm-platform db upgrade`"):
+    with (
+        engine_for(oltp).begin() as conn,
+        pytest.raises(SchemaNotReady, match="run `mm-platform db upgrade`"),
+    ):
         ensure_table(conn, rating_input)
     assert not inspect(engine_for(oltp)).has_table(rating_input.name)
     out = db(platform, "upgrade", oltp_url=oltp).output
