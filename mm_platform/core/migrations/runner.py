@@ -93,6 +93,9 @@ def branch_heads(script: ScriptDirectory) -> dict[str, str]:
     return heads
 
 
+_ALEMBIC = threading.Lock()  # one alembic command at a time in this process
+
+
 def upgrade(url: str, schema: Schema) -> list[str]:
     """Every branch to its head; returns what was done, line by line, for the operator."""
     engine = engine_for(url)
@@ -108,7 +111,9 @@ def upgrade(url: str, schema: Schema) -> list[str]:
                 )
     before = _current(engine)
     config = schema.config()
-    with engine.begin() as conn:
+    # alembic's `op` and `context` are module-wide proxies: two upgrades in one process at once (two
+    # stacks in one test process) would run one's migrations on the other's connection
+    with _ALEMBIC, engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # two pods starting together: the second waits, then finds every branch at head
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
@@ -162,7 +167,7 @@ def revision(url: str, schema: Schema, branch: str, message: str, autogenerate: 
     versions = next(m.info["versions"] for m in schema.metadata if branch_of(m) == branch)
     known = branch in branch_heads(script)
     number = len(list(script.iterate_revisions(f"{branch}@head", "base"))) + 1 if known else 1
-    with engine.begin() as conn:
+    with _ALEMBIC, engine.begin() as conn:
         config.attributes["connection"] = conn
         made = command.revision(
             config,
