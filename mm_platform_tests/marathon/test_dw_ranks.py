@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, text, update
 
 from mm_platform.core.sql import engine_for
 from mm_platform.marathon.dev.sample_data import insert_round
@@ -348,3 +348,29 @@ def test_streaks_of_a_hand_made_sequence(engines: tuple[Engine, Engine]) -> None
     before = snapshot(dw_engine)
     load(engines, 6002)
     assert snapshot(dw_engine) == before
+
+
+def test_an_older_embedded_postgresql_oltp_gets_millisecond_submit_times(pg_url: str) -> None:
+    engine = engine_for(pg_url)
+    with engine.begin() as conn:  # long_submission as created before times were epoch milliseconds
+        conn.execute(
+            text(
+                "CREATE TABLE long_submission (long_component_state_id integer NOT NULL, "
+                "submission_number integer NOT NULL, example integer NOT NULL DEFAULT 0, "
+                "submission_text text, open_time integer, submit_time integer, "
+                "submission_points numeric(14, 2), language_id integer, "
+                "PRIMARY KEY (long_component_state_id, submission_number, example))"
+            )
+        )
+    create_oltp_schema(engine)
+    create_oltp_schema(engine)  # and again: nothing left to widen
+    with engine.begin() as conn:
+        conn.execute(
+            insert(oltp.long_submission).values(
+                long_component_state_id=1,
+                submission_number=1,
+                open_time=1_711_000_000_000,
+                submit_time=1_711_000_000_001,
+            )
+        )
+        assert conn.execute(select(oltp.long_submission.c.submit_time)).scalar_one() == 1_711_000_000_001

@@ -21,6 +21,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    text,
 )
 
 MARATHON_RATING_TYPE_ID = 3  # algo_rating_type_id of Marathon Match ratings
@@ -193,3 +195,16 @@ submission = Table(
 
 def create_oltp_schema(engine: Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
+    _widen_submission_times(engine)
+
+
+def _widen_submission_times(engine: Engine) -> None:
+    """An embedded PostgreSQL OLTP made before submit/open times became epoch milliseconds holds
+    them as INTEGER, too small for them (SQLite integers are 64-bit already)."""
+    if engine.dialect.name != "postgresql":
+        return
+    columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("long_submission")}
+    narrow = [name for name in ("open_time", "submit_time") if not isinstance(columns[name], BigInteger)]
+    with engine.begin() as conn:
+        for name in narrow:
+            conn.execute(text(f"ALTER TABLE long_submission ALTER COLUMN {name} TYPE BIGINT"))
