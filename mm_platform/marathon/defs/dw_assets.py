@@ -34,8 +34,9 @@ def dw_engine(dw_db: SqlDatabase):
     kinds={"sql"},
     automation_condition=upstream_updates_propagate(),
     description=(
-        "The round's coders and their current ratings copied from OLTP to the DW (spec 2.4, scoped to "
-        "the round). Must precede the ratings load, which needs the DW algo_rating rows."
+        "The round's coders, their current ratings and current schools (with those schools) copied from "
+        "OLTP to the DW (spec 2.4, scoped to the round), and the language table. Must precede the "
+        "ratings load, which needs the DW algo_rating and current_school rows."
     ),
 )
 def dw_coders(context: AssetExecutionContext, oltp_db: SqlDatabase, dw_db: SqlDatabase) -> MaterializeResult:
@@ -124,7 +125,9 @@ def _compare_with_oltp(oltp_conn, dw_conn, round_id: int) -> list[str]:
     description=(
         "The round's results in the DW (spec 2.5): round with its rating order, long_comp_result, and — "
         "rebuilt in rating order from the first round whose position changed — rating history, rank "
-        "history and current ranks; per-coder summaries (highest/lowest rating, competitions)."
+        "history and current ranks; country, state and school ranks; the round's submissions; "
+        "marathon streaks (types 8-11, rebuilt globally); per-coder summaries (highest/lowest rating, "
+        "competitions)."
     ),
 )
 def dw_mm_ratings(

@@ -24,6 +24,8 @@ from mm_platform.marathon.stores.schema import (
     coder,
     contest,
     create_oltp_schema,
+    current_school,
+    language,
     long_comp_result,
     long_component_state,
     long_submission,
@@ -31,6 +33,7 @@ from mm_platform.marathon.stores.schema import (
     project_info,
     round_,
     round_registration,
+    school,
     submission,
 )
 
@@ -39,6 +42,9 @@ SAMPLE_PROJECT_ID = 30373282
 NON_MARATHON_PROJECT_ID = 30373300
 UNMAPPED_MARATHON_PROJECT_ID = 30373301
 SAMPLE_CODERS = 40
+SAMPLE_SCHOOLS = {1001: "Warsaw University", 1002: "MIT", 1003: "IIT Bombay"}
+SAMPLE_LANGUAGES = {1: "Java", 3: "C++", 4: "C#", 6: "Python"}
+US_STATES = ("CA", "NY", "TX", "MA", "WA")
 
 
 def review_end_event(project_id: int = SAMPLE_PROJECT_ID, phase_id: int = 1018098) -> dict:
@@ -73,6 +79,10 @@ def insert_round(
     """A marathon round with its project mapping, registrants, submissions and results.
     Returns the coder ids by what the attendance rule should decide for them."""
     rng = random.Random(seed)
+    # schools, states, languages and submit times come from a generator of their own, so the
+    # outcomes of `rng` (scores, attendance) stay those of the seeds other tests rely on
+    extras = random.Random(f"{seed}/extras")
+    _insert_reference_rows(conn)
     conn.execute(
         insert(contest).values(
             contest_id=contest_id,
@@ -108,15 +118,23 @@ def insert_round(
     for i in range(coders):
         coder_id = coder_id_base + i
         if coder_id not in existing:
+            country = rng.choice(["USA", "IND", "POL", "CHN", "BRA"])
             conn.execute(
                 insert(coder).values(
                     coder_id=coder_id,
                     handle=f"mm_coder_{i:03d}",
                     status="A",
-                    country_code=rng.choice(["USA", "IND", "POL", "CHN", "BRA"]),
+                    country_code=country,
+                    state_code=extras.choice(US_STATES) if country == "USA" else None,
                     member_since=start - dt.timedelta(days=rng.randint(30, 3000)),
                 )
             )
+            if extras.random() < 0.6:
+                conn.execute(
+                    insert(current_school).values(
+                        coder_id=coder_id, school_id=extras.choice(list(SAMPLE_SCHOOLS))
+                    )
+                )
             if rng.random() < 0.65:
                 conn.execute(
                     insert(algo_rating).values(
@@ -146,6 +164,7 @@ def insert_round(
         submissions = rng.randint(1, 4)
         state_id = round_id * 1000 + i
         final = Decimal(rng.randint(0, 1_000_000)) / 100
+        language_id = extras.choice(list(SAMPLE_LANGUAGES))  # one language per coder in a round
         conn.execute(
             insert(long_component_state).values(
                 long_component_state_id=state_id,
@@ -159,6 +178,7 @@ def insert_round(
         )
         for n in range(1, submissions + 1):
             created = start + dt.timedelta(days=1, hours=n * 20 + rng.randint(0, 10))
+            submitted = created + dt.timedelta(milliseconds=extras.randint(0, 59_999))
             latest = n == submissions
             has_final = not (latest and kind == "no_final_score")
             conn.execute(
@@ -167,8 +187,9 @@ def insert_round(
                     submission_number=n,
                     example=0,
                     submission_text="",
-                    submit_time=int(created.timestamp()),
+                    submit_time=int(submitted.replace(tzinfo=dt.UTC).timestamp() * 1000),  # epoch ms
                     submission_points=final,
+                    language_id=language_id,
                 )
             )
             conn.execute(
@@ -196,6 +217,16 @@ def insert_round(
             )
     _number_places(conn, round_id)
     return expected
+
+
+def _insert_reference_rows(conn: Connection) -> None:
+    """The sample schools and languages, once per database (several rounds share them)."""
+    if not conn.execute(select(school.c.school_id).limit(1)).first():
+        conn.execute(insert(school), [{"school_id": k, "name": v} for k, v in SAMPLE_SCHOOLS.items()])
+    if not conn.execute(select(language.c.language_id).limit(1)).first():
+        conn.execute(
+            insert(language), [{"language_id": k, "language_name": v} for k, v in SAMPLE_LANGUAGES.items()]
+        )
 
 
 def _number_places(conn: Connection, round_id: int) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 NO_RATING_ID = -2  # DW old_rating_id/new_rating_id when there is no rating
@@ -110,3 +111,142 @@ def rounds_to_rebuild(
     if first > len(in_order):  # an unrated round that moved no rated round
         return Rebuild(round_ids=[], seed_round_id=None)
     return Rebuild(round_ids=in_order[first - 1 :], seed_round_id=in_order[first - 2] if first > 1 else None)
+
+
+@dataclass(frozen=True)
+class GroupRankRow:
+    coder_id: int
+    rank_type: int
+    group: Hashable  # country code, state code or school id
+    rank: int
+    percentile: float
+
+
+def group_ranks(
+    rank_rows: Iterable[tuple[int, int]],
+    ratings: Mapping[int, int],
+    group_of: Mapping[int, Hashable | None],
+) -> list[GroupRankRow]:
+    """Ranks within groups (country, state, school) of the current rank population: `rank_rows`
+    are the (coder, rank type) pairs of coder_rank, so each rank type (overall, active) keeps its
+    own population. Coders are ranked by `ratings` within (rank type, group), competition-style,
+    percentile = 100 * (count - rank) / count in the group. Coders without a group get no row."""
+    members: dict[tuple[int, Hashable], list[int]] = defaultdict(list)
+    for coder_id, rank_type in rank_rows:
+        group = group_of.get(coder_id)
+        if group is not None and coder_id in ratings:
+            members[(rank_type, group)].append(coder_id)
+    rows: list[GroupRankRow] = []
+    for (rank_type, group), coders in sorted(members.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        coders.sort()
+        ranks = competition_ranks([ratings[c] for c in coders])
+        rows += [
+            GroupRankRow(c, rank_type, group, r, percentile(r, len(coders)))
+            for c, r in zip(coders, ranks, strict=True)
+        ]
+    return rows
+
+
+STREAK_RATING_INCREASE = 8  # consecutive rating increases, every marathon round
+STREAK_RATING_INCREASE_NON_TOURNAMENT = 9  # the same over non-tournament marathon rounds only
+STREAK_TOP5 = 10  # consecutive top-5 placements
+STREAK_TOP10 = 11  # consecutive top-10 placements
+STREAK_TYPES = (
+    STREAK_RATING_INCREASE,
+    STREAK_RATING_INCREASE_NON_TOURNAMENT,
+    STREAK_TOP5,
+    STREAK_TOP10,
+)
+MARATHON_ROUND_TYPE = 13  # round_type_id of an ordinary (non-tournament) marathon round
+
+
+@dataclass(frozen=True)
+class StreakResult:
+    """One DW long_comp_result row of a marathon round, with what its round says."""
+
+    coder_id: int
+    round_id: int
+    round_type_id: int
+    start_date: dt.datetime | None
+    attended: bool
+    placed: int | None
+    rated: bool  # rated_ind = 1 and new_rating is not null
+    old_rating: int | None
+    new_rating: int | None
+
+
+@dataclass(frozen=True)
+class Streak:
+    coder_id: int
+    streak_type_id: int
+    start_round_id: int
+    end_round_id: int
+    length: int
+    is_current: bool
+
+
+def _runs(rounds: Sequence[tuple[int, bool]]) -> list[tuple[int, int, int, bool]]:
+    """Maximal runs of True of length >= 2 in (round, hit) pairs: (start, end, length, is_current),
+    current when the run ends at the last pair."""
+    runs: list[tuple[int, int, int, bool]] = []
+    start = 0
+    for i, (_, hit) in enumerate([*rounds, (0, False)]):
+        if hit:
+            continue
+        if i - start >= 2:
+            runs.append((rounds[start][0], rounds[i - 1][0], i - start, i == len(rounds)))
+        start = i + 1
+    return runs
+
+
+def _increased(r: StreakResult) -> bool:
+    # a first rating (no old rating, or 0) is not an increase
+    return (
+        r.old_rating is not None
+        and r.old_rating > 0
+        and r.new_rating is not None
+        and r.new_rating > r.old_rating
+    )
+
+
+def _top(limit: int) -> Callable[[StreakResult], bool]:
+    return lambda r: r.placed is not None and 1 <= r.placed <= limit
+
+
+def streaks(results: Iterable[StreakResult]) -> list[Streak]:
+    """Marathon streaks, following spec 2.5's loadStreaks as far as the spec describes it (it names
+    the four kinds and that they come from every DW marathon result of round types 13 and 19). Each
+    coder's results are taken in round order (start date, then round id), and:
+
+    * 8: consecutive rating increases over rated rounds (rated_ind = 1, new_rating not null) of both
+      round types; 9: the same over rated rounds of type 13 only (tournament rounds are not
+      considered at all, so they neither extend nor break a type-9 run). A round is an increase
+      when old_rating is a positive number and new_rating > old_rating: a first rating is not one.
+    * 10 / 11: consecutive placements 1..5 / 1..10 over attended rounds (attended = 'Y'); rounds the
+      coder did not attend are skipped, they do not break a run.
+
+    Every maximal run of length >= 2 is a streak (start round, end round, length); it is current
+    when it ends at the coder's last considered round of that type."""
+    per_coder: dict[int, list[StreakResult]] = defaultdict(list)
+    for r in results:
+        per_coder[r.coder_id].append(r)
+    kinds: list[tuple[int, Callable[[StreakResult], bool], Callable[[StreakResult], bool]]] = [
+        (STREAK_RATING_INCREASE, lambda r: r.rated, _increased),
+        (
+            STREAK_RATING_INCREASE_NON_TOURNAMENT,
+            lambda r: r.rated and r.round_type_id == MARATHON_ROUND_TYPE,
+            _increased,
+        ),
+        (STREAK_TOP5, lambda r: r.attended, _top(5)),
+        (STREAK_TOP10, lambda r: r.attended, _top(10)),
+    ]
+    found: list[Streak] = []
+    for coder_id in sorted(per_coder):
+        ordered = sorted(per_coder[coder_id], key=lambda r: (r.start_date or dt.datetime.min, r.round_id))
+        for streak_type, considered, hit in kinds:
+            sequence = [(r.round_id, hit(r)) for r in ordered if considered(r)]
+            found += [
+                Streak(coder_id, streak_type, start, end, length, current)
+                for start, end, length, current in _runs(sequence)
+            ]
+    return found

@@ -17,18 +17,23 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from mm_platform.core.sql import int_or_none, upsert
 from mm_platform.marathon.rules.dw_logic import (
     ACTIVE_DAYS,
+    STREAK_TYPES,
+    GroupRankRow,
     HistoryEntry,
+    StreakResult,
     competition_ranks,
+    group_ranks,
     next_history,
     rank_snapshot,
     rating_id,
     rating_orders,
     reordered_rounds,
     rounds_to_rebuild,
+    streaks,
 )
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import schema as oltp
-from mm_platform.marathon.stores.schema import MARATHON_RATING_TYPE_ID
+from mm_platform.marathon.stores.schema import LONG_ROUND_TYPE_IDS, MARATHON_RATING_TYPE_ID
 
 CHUNK = 500
 
@@ -76,12 +81,51 @@ def load_coders(oltp_conn: Connection, dw_conn: Connection, round_id: int) -> di
         ]
     upsert(dw_conn, dw.coder, coders, keys=["coder_id"])
     upsert(dw_conn, dw.algo_rating, ratings, keys=["coder_id", "algo_rating_type_id"])
+    schools, current_schools = _load_current_schools(oltp_conn, dw_conn, coder_ids)
+    languages = _load_languages(oltp_conn, dw_conn)
     return {
         "round_coders": len(coder_ids),
         "coders_loaded": len(coders),
         "ratings_loaded": len(ratings),
         "coders_missing_in_oltp": len(coder_ids) - len(coders),
+        "current_schools_loaded": current_schools,
+        "schools_loaded": schools,
+        "languages_loaded": languages,
     }
+
+
+def _load_current_schools(
+    oltp_conn: Connection, dw_conn: Connection, coder_ids: list[int]
+) -> tuple[int, int]:
+    """The coders' current schools replace their DW rows (a member who left a school loses it), with
+    the schools they refer to. Returns (schools, current_school rows)."""
+    current: list[dict[str, int]] = []
+    for chunk in _chunks(coder_ids):
+        current += [
+            {"coder_id": r.coder_id, "school_id": r.school_id}
+            for r in oltp_conn.execute(
+                select(oltp.current_school).where(oltp.current_school.c.coder_id.in_(chunk))
+            )
+        ]
+        dw_conn.execute(delete(dw.current_school).where(dw.current_school.c.coder_id.in_(chunk)))
+    school_ids = sorted({r["school_id"] for r in current})
+    schools: list[dict[str, Any]] = []
+    for chunk in _chunks(school_ids):
+        schools += [
+            {"school_id": r.school_id, "name": r.name}
+            for r in oltp_conn.execute(select(oltp.school).where(oltp.school.c.school_id.in_(chunk)))
+        ]
+    upsert(dw_conn, dw.school, schools, keys=["school_id"])
+    for chunk in _chunks(current):
+        dw_conn.execute(dw.current_school.insert(), chunk)
+    return len(schools), len(current)
+
+
+def _load_languages(oltp_conn: Connection, dw_conn: Connection) -> int:
+    # the whole table: it has a few dozen rows and submissions of any round refer to it
+    languages = [dict(r._mapping) for r in oltp_conn.execute(select(oltp.language))]
+    upsert(dw_conn, dw.language, languages, keys=["language_id"])
+    return len(languages)
 
 
 def _load_round_row(oltp_conn: Connection, dw_conn: Connection, round_id: int) -> None:
@@ -152,6 +196,45 @@ def _load_results(oltp_conn: Connection, dw_conn: Connection, round_id: int) -> 
     ]
     for chunk in _chunks(values):
         dw_conn.execute(dw.long_comp_result.insert(), chunk)
+    return len(values)
+
+
+def _load_submissions(oltp_conn: Connection, dw_conn: Connection, round_id: int) -> int:
+    """The round's submissions (spec 2.5 step 6): one row per long_submission of the round's
+    component states; last_submission marks the state's latest submission number."""
+    lcs, ls = oltp.long_component_state, oltp.long_submission
+    rows = oltp_conn.execute(
+        select(
+            lcs.c.coder_id,
+            lcs.c.submission_number.label("latest"),
+            ls.c.submission_number,
+            ls.c.example,
+            ls.c.submit_time,
+            ls.c.language_id,
+            ls.c.submission_points,
+        )
+        .join(ls, ls.c.long_component_state_id == lcs.c.long_component_state_id)
+        .where(lcs.c.round_id == round_id)
+    ).all()
+    dw_conn.execute(
+        delete(dw.long_problem_submission).where(dw.long_problem_submission.c.round_id == round_id)
+    )
+    values = [
+        {
+            "round_id": round_id,
+            "coder_id": r.coder_id,
+            "submission_number": r.submission_number,
+            "example": int(r.example or 0),
+            "submit_time": int_or_none(r.submit_time),
+            "language_id": r.language_id,
+            "submission_points": r.submission_points,
+            # as the legacy loader compares it, for example submissions too (spec 2.5 step 6)
+            "last_submission": int(r.submission_number == r.latest),
+        }
+        for r in rows
+    ]
+    for chunk in _chunks(values):
+        dw_conn.execute(dw.long_problem_submission.insert(), chunk)
     return len(values)
 
 
@@ -296,10 +379,120 @@ def _update_summaries(dw_conn: Connection, coder_ids: list[int]) -> int:
     return len(rows)
 
 
+GROUP_RANK_TABLES = (
+    (dw.country_coder_rank, "country_code"),
+    (dw.state_coder_rank, "state_code"),
+    (dw.school_coder_rank, "school_id"),
+)
+
+
+def _groups(dw_conn: Connection) -> dict[str, dict[int, Any]]:
+    """Each coder's country, state and school, by the column of the group rank table."""
+    coders = dw_conn.execute(
+        select(dw.coder.c.coder_id, dw.coder.c.country_code, dw.coder.c.state_code)
+    ).all()
+    return {
+        "country_code": {r.coder_id: r.country_code for r in coders if r.country_code},
+        "state_code": {r.coder_id: r.state_code for r in coders if r.state_code},
+        "school_id": {
+            r.coder_id: r.school_id
+            for r in dw_conn.execute(select(dw.current_school.c.coder_id, dw.current_school.c.school_id))
+        },
+    }
+
+
+def _rebuild_group_ranks(dw_conn: Connection, latest: int) -> dict[str, int]:
+    """country/state/school ranks, rebuilt globally from the current ranks' population (the rank
+    history of the latest rated round) and that round's ratings."""
+    rh = dw.coder_rank_history
+    population = [
+        (r.coder_id, r.coder_rank_type_id)
+        for r in dw_conn.execute(
+            select(rh.c.coder_id, rh.c.coder_rank_type_id).where(
+                rh.c.round_id == latest, rh.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID
+            )
+        )
+    ]
+    ratings = {c: e.rating for c, e in _history(dw_conn, latest).items()}
+    groups = _groups(dw_conn)
+    counts = {}
+    for table, column in GROUP_RANK_TABLES:
+        dw_conn.execute(delete(table).where(table.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID))
+        rows = [_group_rank_values(r, column) for r in group_ranks(population, ratings, groups[column])]
+        for chunk in _chunks(rows):
+            dw_conn.execute(table.insert(), chunk)
+        counts[column] = len(rows)
+    return {
+        "country_ranks": counts["country_code"],
+        "state_ranks": counts["state_code"],
+        "school_ranks": counts["school_id"],
+    }
+
+
+def _group_rank_values(row: GroupRankRow, column: str) -> dict[str, Any]:
+    return {
+        "coder_id": row.coder_id,
+        "algo_rating_type_id": MARATHON_RATING_TYPE_ID,
+        "coder_rank_type_id": row.rank_type,
+        column: row.group,
+        "rank": row.rank,
+        "percentile": row.percentile,
+    }
+
+
+def _rebuild_streaks(dw_conn: Connection) -> int:
+    """Streak types 8-11, recomputed globally from every DW marathon result (loadStreaks)."""
+    lcr, rnd = dw.long_comp_result, dw.round_
+    results = [
+        StreakResult(
+            coder_id=r.coder_id,
+            round_id=r.round_id,
+            round_type_id=r.round_type_id,
+            start_date=r.start_date,
+            attended=r.attended == "Y",
+            placed=r.placed,
+            rated=r.rated_ind == 1 and r.new_rating is not None,
+            old_rating=r.old_rating,
+            new_rating=r.new_rating,
+        )
+        for r in dw_conn.execute(
+            select(
+                lcr.c.coder_id,
+                lcr.c.round_id,
+                rnd.c.round_type_id,
+                rnd.c.start_date,
+                lcr.c.attended,
+                lcr.c.placed,
+                lcr.c.rated_ind,
+                lcr.c.old_rating,
+                lcr.c.new_rating,
+            )
+            .join(rnd, rnd.c.round_id == lcr.c.round_id)
+            .where(rnd.c.round_type_id.in_(LONG_ROUND_TYPE_IDS))
+        )
+    ]
+    dw_conn.execute(delete(dw.streak).where(dw.streak.c.streak_type_id.in_(STREAK_TYPES)))
+    rows = [
+        {
+            "coder_id": s.coder_id,
+            "streak_type_id": s.streak_type_id,
+            "start_round_id": s.start_round_id,
+            "end_round_id": s.end_round_id,
+            "length": s.length,
+            "is_current": int(s.is_current),
+        }
+        for s in streaks(results)
+    ]
+    for chunk in _chunks(rows):
+        dw_conn.execute(dw.streak.insert(), chunk)
+    return len(rows)
+
+
 def load_round_ratings(oltp_conn: Connection, dw_conn: Connection, round_id: int) -> dict[str, int]:
     """The round, its results, and everything derived in rating order, into the DW."""
     _load_round_row(oltp_conn, dw_conn, round_id)
     results = _load_results(oltp_conn, dw_conn, round_id)
+    submissions = _load_submissions(oltp_conn, dw_conn, round_id)
 
     rounds = dw_conn.execute(
         select(dw.round_.c.round_id, dw.round_.c.start_date, dw.round_.c.rated_ind, dw.round_.c.rating_order)
@@ -332,6 +525,7 @@ def load_round_ratings(oltp_conn: Connection, dw_conn: Connection, round_id: int
         )
 
     # the current ranks are those of the latest rated round (not of the round just loaded)
+    group_counts = {"country_ranks": 0, "state_ranks": 0, "school_ranks": 0}
     if ordered:
         latest = ordered[-1][1]
         dw_conn.execute(
@@ -351,6 +545,8 @@ def load_round_ratings(oltp_conn: Connection, dw_conn: Connection, round_id: int
         ]
         for chunk in _chunks(current):
             dw_conn.execute(dw.coder_rank.insert(), chunk)
+        group_counts = _rebuild_group_ranks(dw_conn, latest)
+    streak_count = _rebuild_streaks(dw_conn)
     summaries = _update_summaries(dw_conn, round_coder_ids(oltp_conn, round_id))
     history_rows = dw_conn.execute(
         select(func.count())
@@ -363,4 +559,7 @@ def load_round_ratings(oltp_conn: Connection, dw_conn: Connection, round_id: int
         "rating_order": orders[round_id] or 0,
         "history_rows": history_rows,
         "summaries_updated": summaries,
+        "submissions_loaded": submissions,
+        **group_counts,
+        "streaks": streak_count,
     }

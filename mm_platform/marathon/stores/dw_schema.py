@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     CHAR,
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Engine,
@@ -120,6 +121,94 @@ coder_rank_history = Table(
     Column("rank", Integer, nullable=False),
     Column("percentile", Float, nullable=False),
     PrimaryKeyConstraint("coder_id", "round_id", "algo_rating_type_id", "coder_rank_type_id"),
+)
+
+school = Table(
+    "school",
+    metadata,
+    Column("school_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(100)),
+)
+
+current_school = Table(
+    "current_school",
+    metadata,
+    Column("coder_id", Integer, primary_key=True, autoincrement=False),
+    Column("school_id", Integer, nullable=False),
+)
+
+language = Table(
+    "language",
+    metadata,
+    Column("language_id", Integer, primary_key=True, autoincrement=False),
+    Column("language_name", String(50), nullable=False),
+)
+
+# one row per submission of the round (spec 2.5 step 6); submit_time is epoch ms, as OLTP stores it
+long_problem_submission = Table(
+    "long_problem_submission",
+    metadata,
+    Column("round_id", Integer, nullable=False),
+    Column("coder_id", Integer, nullable=False),
+    Column("submission_number", Integer, nullable=False),
+    Column("example", Integer, nullable=False),  # 0/1
+    Column("submit_time", BigInteger),
+    Column("language_id", Integer),
+    Column("submission_points", Numeric(14, 2)),
+    Column("last_submission", Integer, nullable=False),  # 0/1
+    PrimaryKeyConstraint("round_id", "coder_id", "submission_number", "example"),
+)
+
+# The current ranks within a country, a US state and a school: the coder_rank population of each
+# rank type, grouped (RankService, spec 2.5).
+
+country_coder_rank = Table(
+    "country_coder_rank",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("algo_rating_type_id", Integer, nullable=False),
+    Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
+    Column("country_code", String(3), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("percentile", Float, nullable=False),
+    PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
+)
+
+state_coder_rank = Table(
+    "state_coder_rank",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("algo_rating_type_id", Integer, nullable=False),
+    Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
+    Column("state_code", String(2), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("percentile", Float, nullable=False),
+    PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
+)
+
+school_coder_rank = Table(
+    "school_coder_rank",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("algo_rating_type_id", Integer, nullable=False),
+    Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
+    Column("school_id", Integer, nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("percentile", Float, nullable=False),
+    PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
+)
+
+# Runs of consecutive marathon achievements (loadStreaks, spec 2.5); types 8-11, see rules.dw_logic.streaks
+streak = Table(
+    "streak",
+    metadata,
+    Column("coder_id", Integer, nullable=False),
+    Column("streak_type_id", Integer, nullable=False),
+    Column("start_round_id", Integer, nullable=False),
+    Column("end_round_id", Integer, nullable=False),
+    Column("length", Integer, nullable=False),
+    Column("is_current", Integer, nullable=False),  # 0/1
+    PrimaryKeyConstraint("coder_id", "streak_type_id", "start_round_id"),
 )
 
 # The embedded stand-in for the member search index: the same documents an OpenSearch index gets.

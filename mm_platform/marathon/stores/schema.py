@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     Column,
     DateTime,
     Engine,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    text,
 )
 
 MARATHON_RATING_TYPE_ID = 3  # algo_rating_type_id of Marathon Match ratings
@@ -145,11 +148,34 @@ long_submission = Table(
     Column("submission_number", Integer, nullable=False),
     Column("example", Integer, nullable=False, server_default="0"),
     Column("submission_text", Text),
-    Column("open_time", Integer),
-    Column("submit_time", Integer),
+    Column("open_time", BigInteger),  # epoch milliseconds, as Informix stores them (DECIMAL(14,0))
+    Column("submit_time", BigInteger),
     Column("submission_points", Numeric(14, 2)),
     Column("language_id", Integer),
     PrimaryKeyConstraint("long_component_state_id", "submission_number", "example"),
+)
+
+# informixoltp:school / current_school — a member's current school, copied to the DW by the coders load
+school = Table(
+    "school",
+    metadata,
+    Column("school_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(100), nullable=False),
+)
+
+current_school = Table(
+    "current_school",
+    metadata,
+    Column("coder_id", Integer, primary_key=True, autoincrement=False),
+    Column("school_id", Integer, nullable=False),
+)
+
+# informixoltp:language — the languages long_submission.language_id refers to
+language = Table(
+    "language",
+    metadata,
+    Column("language_id", Integer, primary_key=True, autoincrement=False),
+    Column("language_name", String(50), nullable=False),
 )
 
 # The v5 submissions of a legacy project, as the Submission API (and LPM's tcs_catalog.submission)
@@ -169,3 +195,16 @@ submission = Table(
 
 def create_oltp_schema(engine: Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
+    _widen_submission_times(engine)
+
+
+def _widen_submission_times(engine: Engine) -> None:
+    """An embedded PostgreSQL OLTP made before submit/open times became epoch milliseconds holds
+    them as INTEGER, too small for them (SQLite integers are 64-bit already)."""
+    if engine.dialect.name != "postgresql":
+        return
+    columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("long_submission")}
+    narrow = [name for name in ("open_time", "submit_time") if not isinstance(columns[name], BigInteger)]
+    with engine.begin() as conn:
+        for name in narrow:
+            conn.execute(text(f"ALTER TABLE long_submission ALTER COLUMN {name} TYPE BIGINT"))
