@@ -62,15 +62,13 @@ IN_FLIGHT = [
 ]
 # Written with the time of the write (or of the upload), so a second run of the same input differs
 # there by design; left out of the comparison at any depth of a JSON value. uploadOrder holds the
-# upload's time; writer is a lease a killed run left (it expires by itself); sourceRoundId names the
-# round whose run wrote a stats item last (provenance, not state); stats/indexed_version count
-# publications, which depend on how runs were split (that none is left unindexed is checked apart).
+# upload's time; writer is a lease a killed run left (it expires by itself); stats/indexed_version
+# count publications, which depend on how runs were split (that none is left unindexed is checked apart).
 VOLATILE = {
+    "createdAt",
     "updatedAt",
-    "statsUpdatedAt",
     "modify_date",
     "writer",
-    "sourceRoundId",
     "uploadOrder",
     "stats_version",
     "indexed_version",
@@ -375,7 +373,9 @@ def snapshot(stack: EmbeddedStack, data: SoakInput) -> tuple[dict[str, Counter],
     result["oltp"] = Counter(f"{t} {r}" for t, r in _rows(s.oltp_db_url))
     result["dw"] = Counter(f"{t} {r}" for t, r in _rows(s.dw_db_url))
     dynamodb = build_aws_resources(s)["dynamodb"].get_client()
-    result["member stats"] = Counter(_items(dynamodb, s.section(MarathonSettings).member_stats_table))
+    marathon = s.section(MarathonSettings)
+    result["member stats"] = Counter(_items(dynamodb, marathon.member_stats_table))
+    result["member history"] = Counter(_items(dynamodb, marathon.member_history_table))
     vf = s.section(VerifiedFanSettings)
     demand = Counter(i for i in _items(dynamodb, vf.demand_table) if '"meta:slack:' not in i)
     result["demand items"] = demand

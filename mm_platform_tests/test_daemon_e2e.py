@@ -65,6 +65,7 @@ def environment(
         "MM_PLATFORM_DW_DB_URL": f"sqlite:///{tmp_path}/dw.db",
         "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
         "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{topic.replace('.', '_')}",
+        "MM_PLATFORM_MEMBER_HISTORY_TABLE": f"member_history_{topic.replace('.', '_')}",
     }
     load_sample_data(env["MM_PLATFORM_OLTP_DB_URL"])
     yield env

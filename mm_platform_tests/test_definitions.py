@@ -138,6 +138,7 @@ def test_definitions_load_and_the_asset_graph_is_as_designed(tmp_path: Path) -> 
         "every_attended_coder_rated",
         "every_submission_has_an_outcome",
         "one_row_per_member_and_phase",
+        "rank_fields_match_dw",
         "stats_newer_than_dw_load",
     ]
     assert sorted(s.name for s in repo.sensor_defs) == [
@@ -205,9 +206,10 @@ def test_every_asset_names_its_owner_domain_and_code_version(tmp_path: Path) -> 
     stats = graph.get(AssetKey(["marathon", "member_stats"]))
     schema = stats.metadata["dagster/column_schema"]
     columns = [c.name for c in getattr(schema, "schema", schema).columns]
-    assert columns[0] == "coderId" and "marathon.ratingHistory" in columns
-    [stats_check] = [k for k in graph.asset_check_keys if k.name == "stats_newer_than_dw_load"]
-    assert graph.get_check_spec(stats_check).blocking  # the search index never indexes stale stats
+    assert columns[0] == "userId" and "DATA_SCIENCE" in columns
+    for name in ("stats_newer_than_dw_load", "rank_fields_match_dw"):
+        [check] = [k for k in graph.asset_check_keys if k.name == name]
+        assert graph.get_check_spec(check).blocking  # the search index never indexes stale stats
 
 
 def test_the_search_index_kind_says_where_documents_go(tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ def site(
         "MM_PLATFORM_DW_DB_URL": database(),
         "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
         "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{uuid.uuid4().hex[:8]}",
+        "MM_PLATFORM_MEMBER_HISTORY_TABLE": f"member_history_{uuid.uuid4().hex[:8]}",
         "MM_PLATFORM_SENSOR_MAX_SECONDS": "10",
     }
     load_sample_data(env["MM_PLATFORM_OLTP_DB_URL"])

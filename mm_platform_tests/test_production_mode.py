@@ -133,6 +133,7 @@ def production_env(
         "MM_PLATFORM_PLATFORM_DB_URL": databases["platform"],
         "MM_PLATFORM_SENSOR_INTERVAL_SECONDS": "1",
         "MM_PLATFORM_MEMBER_STATS_TABLE": f"member-stats-{suffix}",
+        "MM_PLATFORM_MEMBER_HISTORY_TABLE": f"member-history-{suffix}",
         "MM_PLATFORM_VF_SCORING_BUCKET": f"vf-scoring-{suffix}",
         "MM_PLATFORM_VF_DEMAND_TABLE": f"vf-demand-{suffix}",
         "MM_PLATFORM_VF_ENTRY_SERVICE_URL": services,
@@ -199,7 +200,8 @@ def stack(
         Bucket=env["MM_PLATFORM_VF_SCORING_BUCKET"]
     )
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, **AWS)
-    ensure_table(dynamodb, env["MM_PLATFORM_MEMBER_STATS_TABLE"])
+    for table in ("MM_PLATFORM_MEMBER_STATS_TABLE", "MM_PLATFORM_MEMBER_HISTORY_TABLE"):
+        ensure_table(dynamodb, env[table])
     DemandTable(dynamodb, env["MM_PLATFORM_VF_DEMAND_TABLE"]).ensure()
 
     # the release step before the code location starts (the init container / the one-off ECS task)
@@ -292,7 +294,8 @@ def test_a_review_end_event_and_a_scored_file_flow_through_in_production_mode(
         assert metadata["items_written"].value == members
         items = stats_table.scan()["Items"]
         assert len(items) == members
-        assert {int(i["sourceRoundId"]) for i in items} == {SAMPLE_ROUND_ID}
+        assert {i["updatedBy"] for i in items} == {"mm_platform"}
+        assert all(json.loads(i["DATA_SCIENCE"])["MARATHON_MATCH"]["challenges"] >= 0 for i in items)
         [event] = inbox.select(topic=topic)
         assert event.status == Status.HANDLED
 

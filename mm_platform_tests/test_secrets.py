@@ -41,6 +41,7 @@ def secret_env(
         "MM_PLATFORM_PLATFORM_DB_URL": with_password(pg_database()),
         "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
         "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{uuid.uuid4().hex[:8]}",
+        "MM_PLATFORM_MEMBER_HISTORY_TABLE": f"member_history_{uuid.uuid4().hex[:8]}",
         "MM_PLATFORM_SEARCH_PASSWORD": PLANTED,
         "MM_PLATFORM_KAFKA_SASL_PASSWORD": PLANTED,
         "MM_PLATFORM_RATINGS_SERVICE_TOKEN": PLANTED,

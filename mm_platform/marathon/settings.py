@@ -19,6 +19,7 @@ class Topics:
 class MarathonSettings:
     topics: Topics
     member_stats_table: str
+    member_history_table: str
     ratings_mode: str
     ratings_service_url: str | None
     search_url: str | None
@@ -36,7 +37,8 @@ class MarathonSettings:
                 autopilot=env.text("TOPIC_AUTOPILOT", Topics.autopilot),
                 rating_calculation=env.text("TOPIC_RATING_CALCULATION", Topics.rating_calculation),
             ),
-            member_stats_table=env.text("MEMBER_STATS_TABLE", "mm_platform_member_stats"),
+            member_stats_table=env.text("MEMBER_STATS_TABLE", "MemberStats"),
+            member_history_table=env.text("MEMBER_HISTORY_TABLE", "MemberHistoryStats"),
             ratings_mode=env.choice("RATINGS_MODE", IN_PROCESS, (IN_PROCESS, DELEGATED)),
             ratings_service_url=env.get("RATINGS_SERVICE_URL"),
             search_url=env.get("SEARCH_URL"),

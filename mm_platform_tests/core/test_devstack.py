@@ -56,6 +56,7 @@ def test_stack_up_prepares_everything_and_down_stops_it(tmp_path: Path, moto_end
             "MM_PLATFORM_VF_DEMAND_TABLE": f"vf-demand-{suffix}",
             "MM_PLATFORM_VF_SCORES_STREAM": f"vf-scores-{suffix}",
             "MM_PLATFORM_MEMBER_STATS_TABLE": f"member-stats-{suffix}",
+            "MM_PLATFORM_MEMBER_HISTORY_TABLE": f"member-history-{suffix}",
             "MM_PLATFORM_SCORING_SUBMISSION_API_URL": f"http://127.0.0.1:{submission_api_port}",
             "MM_PLATFORM_SCORING_SUBMISSIONS_BUCKET": f"mm-submissions-{suffix}",
             **arena_lookups_env(f"http://127.0.0.1:{arena_lookups_port}"),

@@ -134,6 +134,7 @@ def platform(
         "MM_PLATFORM_DW_DB_URL": database(),
         "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
         "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{topic.replace('.', '_')}",
+        "MM_PLATFORM_MEMBER_HISTORY_TABLE": f"member_history_{topic.replace('.', '_')}",
     }
     with open_platform(kafka, topic, db_url, tmp_path, extra) as platform:
         yield platform

@@ -4,149 +4,38 @@ on SQLite and PostgreSQL, with DynamoDB on moto's server."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
-import boto3
 import pandas as pd
 import pytest
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
     AssetSelection,
-    DagsterInstance,
-    Definitions,
     evaluate_automation_conditions,
-    instance_for_test,
 )
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 
-from mm_platform.core.aws import EMBEDDED_CREDENTIALS
 from mm_platform.core.devstack import free_port
 from mm_platform.core.inbox import EventInbox
-from mm_platform.core.settings import Settings
 from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
 from mm_platform.marathon.defs import dw_assets
 from mm_platform.marathon.dev.demo import ChainWait, seed_demo_round, summary, timeline
-from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, insert_round, load_sample_data
+from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID
 from mm_platform.marathon.dev.trace import CHAIN, trace_member
 from mm_platform.marathon.rules.ratings import rate_round
 from mm_platform.marathon.settings import MarathonSettings
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import schema as oltp
 from mm_platform.marathon.stores.dw_load import round_coder_ids
-
-JOB = "marathon_round_job"
+from mm_platform_tests.marathon.chain import Chain, insert_test_round, metadata_of
 
 # this code location's other domains have automation conditions of their own
 MARATHON = AssetSelection.groups("marathon")
-
-
-@dataclass
-class Chain:
-    settings: Settings
-    defs: Definitions
-    instance: DagsterInstance
-    moto: str
-
-    @property
-    def oltp(self) -> Engine:
-        return engine_for(self.settings.oltp_db_url)
-
-    @property
-    def dw(self) -> Engine:
-        return engine_for(self.settings.dw_db_url)
-
-    def run(self, round_id: int = SAMPLE_ROUND_ID, **kwargs):
-        """The round's job as the review-END sensor requests it (the whole chain, named)."""
-        self.instance.add_dynamic_partitions("marathon_round", [str(round_id)])
-        job = self.defs.resolve_job_def(JOB)
-        return job.execute_in_process(
-            instance=self.instance,
-            partition_key=str(round_id),
-            raise_on_error=False,
-            asset_selection=sorted(job.asset_layer.selected_asset_keys),
-            **kwargs,
-        )
-
-    def materialize_only(self, name: str, round_id: int = SAMPLE_ROUND_ID):
-        """What an operator's "Materialize selected" in the UI does for one asset partition."""
-        return self.materialize([name], round_id)
-
-    def materialize(self, names: Iterable[str], round_id: int = SAMPLE_ROUND_ID):
-        """A run of these asset partitions as the UI or the automation sensor launches it (the run
-        records its asset selection)."""
-        return self.defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=self.instance,
-            partition_key=str(round_id),
-            asset_selection=[AssetKey(["marathon", name]) for name in names],
-        )
-
-    def stats_items(self) -> dict[int, dict]:
-        table = boto3.resource(
-            "dynamodb", endpoint_url=self.moto, region_name="us-east-1", **EMBEDDED_CREDENTIALS
-        ).Table(self.settings.section(MarathonSettings).member_stats_table)
-        return {int(i["coderId"]): i for i in table.scan()["Items"]}
-
-    def lcr(self, round_id: int = SAMPLE_ROUND_ID) -> dict[int, tuple]:
-        with self.oltp.connect() as conn:
-            rows = conn.execute(
-                select(oltp.long_comp_result).where(oltp.long_comp_result.c.round_id == round_id)
-            )
-            return {
-                r.coder_id: (r.attended, int(r.rated_ind), r.new_rating, r.new_vol, r.old_rating, r.old_vol)
-                for r in rows
-            }
-
-    def algo_ratings(self) -> dict[int, tuple]:
-        with self.oltp.connect() as conn:
-            return {
-                r.coder_id: (int(r.rating), int(r.vol), int(r.num_ratings), r.round_id)
-                for r in conn.execute(select(oltp.algo_rating))
-            }
-
-
-def insert_test_round(
-    conn, round_id: int, start: dt.datetime, *, coders: int, seed: int, coder_id_base: int
-) -> dict[str, list[int]]:
-    """A round of its own for a test (its contest id is its round id)."""
-    return insert_round(
-        conn,
-        round_id=round_id,
-        contest_id=round_id,
-        project_id=40_000_000 + round_id,
-        start=start,
-        coders=coders,
-        seed=seed,
-        coder_id_base=coder_id_base,
-    )
-
-
-@pytest.fixture
-def chain(database: Callable[[], str], moto_endpoint: str, tmp_path: Path) -> Iterator[Chain]:
-    settings = Settings.from_env(
-        {
-            "MM_PLATFORM_STATE_DIR": str(tmp_path / "state"),
-            "MM_PLATFORM_OLTP_DB_URL": database(),
-            "MM_PLATFORM_DW_DB_URL": database(),
-            "MM_PLATFORM_PLATFORM_DB_URL": database(),
-            "MM_PLATFORM_AWS_ENDPOINT_URL": moto_endpoint,
-            "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{uuid.uuid4().hex[:8]}",
-        }
-    )
-    load_sample_data(settings.oltp_db_url)
-    with instance_for_test() as instance:
-        yield Chain(settings, build_definitions(settings), instance, moto_endpoint)
-
-
-def metadata_of(result, name: str) -> dict:
-    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == name]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 def test_one_run_rates_the_round_and_publishes_member_profiles(chain: Chain) -> None:
@@ -163,7 +52,7 @@ def test_one_run_rates_the_round_and_publishes_member_profiles(chain: Chain) -> 
         "member_search_index",
     }
     assert all(c.passed for c in result.get_asset_check_evaluations())
-    assert len(result.get_asset_check_evaluations()) == 3
+    assert len(result.get_asset_check_evaluations()) == 4
 
     lcr = chain.lcr()
     attended = {c for c, row in lcr.items() if row[0] == "Y"}
@@ -223,14 +112,16 @@ def test_one_run_rates_the_round_and_publishes_member_profiles(chain: Chain) -> 
     items = chain.stats_items()
     assert set(items) == set(lcr)
     some = min(attended)
-    marathon = items[some]["marathon"]
-    assert int(marathon["rating"]) == int(lcr[some][2])
-    assert int(marathon["competitions"]) == 1
-    assert [int(h["roundId"]) for h in marathon["ratingHistory"]] == [SAMPLE_ROUND_ID]
+    marathon = chain.marathon_block(some)
+    assert marathon["rank"]["rating"] == int(lcr[some][2])
+    assert marathon["challenges"] == 1  # the rounds the DW holds; competitions: every rated one
+    assert marathon["rank"]["competitions"] == chain.algo_ratings()[some][2]
+    rated_rounds = chain.marathon_block(some, history=True)["history"]
+    assert [h["challengeId"] for h in rated_rounds] == [SAMPLE_ROUND_ID]
     winner = next(c for c in attended if _placed(chain, c) == 1)
-    assert int(items[winner]["marathon"]["wins"]) == 1
+    assert chain.marathon_block(winner)["wins"] == 1
     assert set(documents) == set(lcr)
-    assert documents[some]["mmRating"] == int(lcr[some][2])
+    assert documents[some]["DATA_SCIENCE"]["MARATHON_MATCH"]["rank"]["rating"] == int(lcr[some][2])
     assert documents[some]["handle"] == items[some]["handle"]
 
 
@@ -306,7 +197,7 @@ def test_a_later_round_republishes_the_ranks_it_moved_whatever_the_order(chain: 
         insert_test_round(conn, other, dt.datetime(2024, 5, 1), coders=25, seed=5, coder_id_base=31_000_000)
     assert chain.run().success
     published = chain.stats_items()
-    before = {c: dict(published[c]["marathon"]) for c in chain.lcr() if c in published}
+    before = {c: chain.marathon_block(c)["rank"] for c in chain.lcr() if c in published}
     assert chain.run(other).success
 
     with chain.dw.connect() as conn:
@@ -320,9 +211,10 @@ def test_a_later_round_republishes_the_ranks_it_moved_whatever_the_order(chain: 
     assert moved, "the second round should move some of the first round's ranks"
     for (coder, kind), (rank, percentile) in ranks.items():
         if kind == 1:
-            assert items[coder]["marathon"]["rank"] == rank, coder
-            assert float(items[coder]["marathon"]["percentile"]) == round(percentile, 4), coder
-            assert documents[coder]["mmRank"] == rank, coder
+            published_rank = json.loads(items[coder]["DATA_SCIENCE"])["MARATHON_MATCH"]["rank"]
+            published = (published_rank["rank"], published_rank["percentile"])
+            assert published == (rank, round(percentile, 2)), coder
+            assert documents[coder]["DATA_SCIENCE"]["MARATHON_MATCH"]["rank"]["rank"] == rank, coder
     # nothing moved since: a re-run republishes only the round's own members
     result = chain.materialize_only("member_stats", other)
     [stats] = [m for m in result.get_asset_materialization_events()]

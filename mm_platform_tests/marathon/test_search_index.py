@@ -14,8 +14,8 @@ from mm_platform.marathon.stores.search_index import MemberSearchIndex, SearchIn
 from mm_platform_tests.conftest import RecordedRequest, RecordingServer
 
 DOCUMENTS = [
-    {"coderId": 7, "handle": "tourist", "mmRating": 2900},
-    {"coderId": 8, "handle": "petr", "mmRating": 2800},
+    {"userId": 7, "handle": "tourist", "DATA_SCIENCE": {"MARATHON_MATCH": {"rank": {"rating": 2900}}}},
+    {"userId": 8, "handle": "petr", "DATA_SCIENCE": {"MARATHON_MATCH": {"rank": {"rating": 2800}}}},
 ]
 
 
@@ -66,4 +66,5 @@ def test_without_a_url_documents_go_to_the_dw_table(tmp_path) -> None:
         rows = conn.execute(
             select(dw.member_search_document.c.coder_id, dw.member_search_document.c.document)
         ).all()
-    assert sorted((c, d["mmRating"]) for c, d in rows) == [(7, 2900), (8, 2800)]
+    ratings = sorted((c, d["DATA_SCIENCE"]["MARATHON_MATCH"]["rank"]["rating"]) for c, d in rows)
+    assert ratings == [(7, 2900), (8, 2800)]

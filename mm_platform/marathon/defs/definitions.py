@@ -44,7 +44,8 @@ def marathon_definitions(settings: Settings) -> Definitions:
     resources: dict = {
         "member_profiles": MemberProfileStore(
             stats_table=marathon.member_stats_table,
-            create_stats_table=settings.embedded,
+            history_table=marathon.member_history_table,
+            create_tables=settings.embedded,
         ),
         "search_index": MemberSearchIndex(
             url=marathon.search_url and bound_url(marathon.search_url, "MM_PLATFORM_SEARCH_URL"),

@@ -2,8 +2,10 @@
 They replace the nightly DW -> DynamoDB cron and the DynamoDB -> Elasticsearch Lambda."""
 
 import datetime as dt
+import json
 import time
 from collections import defaultdict
+from functools import partial
 
 from dagster import (
     AssetCheckResult,
@@ -18,61 +20,82 @@ from dagster import (
     TableSchema,
 )
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mm_platform.core.automation import upstream_updates_propagate
 from mm_platform.core.aws import DynamoDBResource
 from mm_platform.core.sql import SqlDatabase, db_now
 from mm_platform.marathon.defs.assets import ROUNDS, round_id_of
 from mm_platform.marathon.defs.dw_assets import DW_MM_RATINGS, dw_engine, dw_mm_ratings
+from mm_platform.marathon.rules.dw_logic import RANK_OVERALL
 from mm_platform.marathon.rules.member_stats import (
+    NO_RANKS,
+    LanguageUse,
+    MarathonFacts,
     RoundResult,
-    build_member_stats,
+    UnmergeableItem,
     coders_to_republish,
+    default_language,
+    epoch_ms,
+    history_item,
     search_document,
+    stats_item,
 )
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import profile_state
 from mm_platform.marathon.stores.schema import MARATHON_RATING_TYPE_ID
 from mm_platform.marathon.stores.search_index import MemberSearchIndex
-from mm_platform.marathon.stores.stats_store import ensure_table, read_items, write_items
+from mm_platform.marathon.stores.stats_store import ensure_table, merge_items, read_items
 
 MEMBER_STATS = ROUNDS.key("member_stats")
 
-# what a member stats item holds (rules/member_stats.build_member_stats), shown as the asset's schema
+# what a MemberStats item holds (rules/member_stats.stats_item), shown as the asset's schema
 MEMBER_STATS_ITEM = TableSchema(
     columns=[
         TableColumn(
-            "coderId", "number", description="hash key", constraints=TableColumnConstraints(nullable=False)
+            "userId", "number", description="hash key", constraints=TableColumnConstraints(nullable=False)
         ),
         TableColumn("handle", "string", constraints=TableColumnConstraints(nullable=False)),
-        TableColumn("status", "string"),
-        TableColumn("countryCode", "string"),
+        TableColumn("handleLower", "string"),
+        TableColumn("maxRating", "map", description="{rating, track, subTrack}: the highest current rating"),
+        TableColumn("challenges", "number", description="over DEVELOP, DESIGN and DATA_SCIENCE"),
+        TableColumn("wins", "number"),
         TableColumn(
-            "marathon",
-            "map",
-            description="rating, volatility, ratedCompetitions, rank, percentile, activeRank, "
-            "activePercentile, competitions, wins, topFiveFinishes, topTenFinishes, maxRating, minRating, "
-            "mostRecentEventDate, mostRecentRoundId; absent values are left out",
+            "DATA_SCIENCE",
+            "string (JSON)",
+            description="{challenges, wins, mostRecentEventName, mostRecentEventDate, mostRecentSubmission, "
+            "SRM (kept), MARATHON_MATCH: {challenges, wins, mostRecentEventName, mostRecentEventDate, "
+            "mostRecentSubmission, rank: {rating, competitions, avgRank, avgNumSubmissions, bestRank, "
+            "topFiveFinishes, topTenFinishes, rank, percentile, volatility, minimumRating, maximumRating, "
+            "countryRank, schoolRank, defaultLanguage}}}; dates in epoch ms",
         ),
         TableColumn(
-            "marathon.ratingHistory",
-            "list<map>",
-            description="rated rounds in date order: roundId, roundName, date, rating, volatility, placed",
+            "DEVELOP / DESIGN / COPILOT", "string (JSON)", description="other writers': kept as read"
         ),
-        TableColumn("sourceRoundId", "number", description="the round whose run wrote the item"),
-        TableColumn("updatedAt", "string", description="ISO time of the write (UTC)"),
+        TableColumn("createdAt / updatedAt", "number", description="epoch ms"),
+        TableColumn("createdBy / updatedBy", "string"),
     ]
+)
+# the rank fields a member sees and the DW columns they come from (checked after every write)
+RANK_FIELDS_FROM_DW = (
+    "rating",
+    "volatility",
+    "competitions",
+    "rank",
+    "percentile",
+    "countryRank",
+    "schoolRank",
+    "minimumRating",
+    "maximumRating",
 )
 
 
 class MemberProfileStore(ConfigurableResource):
-    """Where member profiles are published."""
+    """Where member profiles are published: the member API's DynamoDB tables."""
 
-    stats_table: str = Field(default="mm_platform_member_stats", description="DynamoDB table of member stats")
-    create_stats_table: bool = Field(
-        default=False, description="create the table when missing (embedded stack)"
-    )
+    stats_table: str = Field(default="MemberStats", description="DynamoDB table of member stats")
+    history_table: str = Field(default="MemberHistoryStats", description="DynamoDB table of rating history")
+    create_tables: bool = Field(default=False, description="create the tables when missing (embedded stack)")
 
 
 def _round_members(conn, round_id: int) -> list[int]:
@@ -80,20 +103,94 @@ def _round_members(conn, round_id: int) -> list[int]:
     return sorted(r[0] for r in conn.execute(select(lcr.c.coder_id).where(lcr.c.round_id == round_id)))
 
 
-def _items_for(conn, coder_ids: list[int], round_id: int, now: dt.datetime) -> list[dict]:
-    coders = {
-        r.coder_id: dict(r._mapping)
-        for r in conn.execute(select(dw.coder).where(dw.coder.c.coder_id.in_(coder_ids)))
-    }
-    ratings = {
-        r.coder_id: dict(r._mapping)
-        for r in conn.execute(
-            select(dw.algo_rating).where(
-                dw.algo_rating.c.coder_id.in_(coder_ids),
-                dw.algo_rating.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID,
+def _by_coder(rows) -> dict[int, dict]:
+    return {r.coder_id: dict(r._mapping) for r in rows}
+
+
+def _overall_ranks(conn, table, coder_ids: list[int]) -> dict[int, int]:
+    """Overall marathon rank of each coder in a rank table (coder, country or school)."""
+    return dict(
+        conn.execute(
+            select(table.c.coder_id, table.c.rank).where(
+                table.c.coder_id.in_(coder_ids),
+                table.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID,
+                table.c.coder_rank_type_id == RANK_OVERALL,
+            )
+        ).all()
+    )
+
+
+def _results(conn, coder_ids: list[int]) -> dict[int, list[RoundResult]]:
+    lcr, rnd, rh = dw.long_comp_result, dw.round_, dw.coder_rank_history
+    at_round = (
+        (rh.c.coder_id == lcr.c.coder_id)
+        & (rh.c.round_id == lcr.c.round_id)
+        & (rh.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID)
+        & (rh.c.coder_rank_type_id == RANK_OVERALL)
+    )
+    results: dict[int, list[RoundResult]] = defaultdict(list)
+    for r in conn.execute(
+        select(
+            lcr.c.coder_id,
+            lcr.c.round_id,
+            func.coalesce(rnd.c.contest_name, rnd.c.name).label("event_name"),
+            rnd.c.start_date,
+            lcr.c.placed,
+            lcr.c.attended,
+            lcr.c.rated_ind,
+            lcr.c.new_rating,
+            lcr.c.new_vol,
+            lcr.c.num_submissions,
+            rh.c.percentile,
+        )
+        .join(rnd, rnd.c.round_id == lcr.c.round_id)
+        .outerjoin(rh, at_round)
+        .where(lcr.c.coder_id.in_(coder_ids))
+    ):
+        results[r.coder_id].append(
+            RoundResult(
+                r.round_id,
+                r.event_name,
+                r.start_date,
+                r.placed,
+                r.attended == "Y",
+                r.rated_ind == 1,
+                r.new_rating,
+                r.new_vol,
+                r.num_submissions,
+                r.percentile,
             )
         )
-    }
+    return results
+
+
+def _languages(conn, coder_ids: list[int]) -> dict[int, list[LanguageUse]]:
+    """Per coder, the languages of their full (non-example) submissions: count and latest use."""
+    lps, lang = dw.long_problem_submission, dw.language
+    uses: dict[int, list[LanguageUse]] = defaultdict(list)
+    for r in conn.execute(
+        select(lps.c.coder_id, lang.c.language_name, func.count(), func.max(lps.c.submit_time))
+        .outerjoin(lang, lang.c.language_id == lps.c.language_id)
+        .where(lps.c.coder_id.in_(coder_ids), lps.c.example == 0)
+        .group_by(lps.c.coder_id, lang.c.language_name)
+    ):
+        uses[r[0]].append(LanguageUse(r[1], int(r[2]), None if r[3] is None else int(r[3])))
+    return uses
+
+
+def member_facts(conn, coder_ids: list[int]) -> dict[int, MarathonFacts]:
+    """What the DW holds of these members' marathon careers (coders missing from the DW are left out)."""
+    coders = _by_coder(
+        conn.execute(select(dw.coder.c.coder_id, dw.coder.c.handle).where(dw.coder.c.coder_id.in_(coder_ids)))
+    )
+    ar = dw.algo_rating
+    ratings = _by_coder(
+        conn.execute(
+            select(ar).where(
+                ar.c.coder_id.in_(coder_ids), ar.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID
+            )
+        )
+    )
     ranks: dict[int, dict[int, tuple[int, float]]] = defaultdict(dict)
     for r in conn.execute(
         select(dw.coder_rank).where(
@@ -102,40 +199,73 @@ def _items_for(conn, coder_ids: list[int], round_id: int, now: dt.datetime) -> l
         )
     ):
         ranks[r.coder_id][r.coder_rank_type_id] = (r.rank, r.percentile)
-    results: dict[int, list[RoundResult]] = defaultdict(list)
-    lcr, rnd = dw.long_comp_result, dw.round_
-    for r in conn.execute(
-        select(
-            lcr.c.coder_id,
-            lcr.c.round_id,
-            rnd.c.name,
-            rnd.c.start_date,
-            lcr.c.placed,
-            lcr.c.attended,
-            lcr.c.rated_ind,
-            lcr.c.new_rating,
-            lcr.c.new_vol,
+    country = _overall_ranks(conn, dw.country_coder_rank, coder_ids)
+    school = _overall_ranks(conn, dw.school_coder_rank, coder_ids)
+    results, languages = _results(conn, coder_ids), _languages(conn, coder_ids)
+    return {
+        c: MarathonFacts(
+            coder_id=c,
+            handle=coders[c]["handle"],
+            rating=ratings.get(c),
+            ranks=ranks.get(c, {}),
+            country_rank=country.get(c),
+            school_rank=school.get(c),
+            results=tuple(results.get(c, [])),
+            default_language=default_language(languages.get(c, [])),
+            most_recent_submission=max(
+                (u.last_submit for u in languages.get(c, []) if u.last_submit), default=None
+            ),
         )
-        .join(rnd, rnd.c.round_id == lcr.c.round_id)
-        .where(lcr.c.coder_id.in_(coder_ids))
-    ):
-        results[r.coder_id].append(
-            RoundResult(
-                r.round_id,
-                r.name,
-                r.start_date,
-                r.placed,
-                r.attended == "Y",
-                r.rated_ind == 1,
-                r.new_rating,
-                r.new_vol,
-            )
-        )
-    return [
-        build_member_stats(coders[c], ratings.get(c), ranks.get(c, {}), results.get(c, []), round_id, now)
         for c in coder_ids
         if c in coders
-    ]
+    }
+
+
+def _dw_rank_fields(conn, coder_ids: list[int]) -> dict[int, dict]:
+    """The rank fields a member should see, read from the DW on their own (not through the rule)."""
+    ar, cr = dw.algo_rating, dw.coder_rank
+    expected: dict[int, dict] = {c: {"competitions": 0} for c in coder_ids}
+    for r in conn.execute(
+        select(
+            ar.c.coder_id, ar.c.rating, ar.c.vol, ar.c.num_ratings, ar.c.lowest_rating, ar.c.highest_rating
+        ).where(ar.c.coder_id.in_(coder_ids), ar.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID)
+    ):
+        expected[r.coder_id] = {
+            "rating": r.rating,
+            "volatility": r.vol,
+            "competitions": r.num_ratings,
+            "minimumRating": r.lowest_rating,
+            "maximumRating": r.highest_rating,
+        }
+    for r in conn.execute(
+        select(cr.c.coder_id, cr.c.rank, cr.c.percentile).where(
+            cr.c.coder_id.in_(coder_ids),
+            cr.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID,
+            cr.c.coder_rank_type_id == RANK_OVERALL,
+        )
+    ):
+        expected.setdefault(r.coder_id, {}).update({"rank": r.rank, "percentile": round(r.percentile, 2)})
+    for name, table in (("countryRank", dw.country_coder_rank), ("schoolRank", dw.school_coder_rank)):
+        for coder_id, rank in _overall_ranks(conn, table, coder_ids).items():
+            expected.setdefault(coder_id, {})[name] = rank
+    return expected
+
+
+def rank_mismatches(items: dict[int, dict], expected: dict[int, dict], coder_ids: list[int]) -> list[str]:
+    """Members whose published rank fields differ from the DW's (or who have no item)."""
+    found = []
+    for c in coder_ids:
+        if c not in items:
+            found.append(f"{c}: no item")
+            continue
+        rank = (json.loads(items[c]["DATA_SCIENCE"]).get("MARATHON_MATCH") or {}).get("rank") or {}
+        want = expected.get(c, {})
+        wrong = {f: (rank.get(f), want.get(f)) for f in RANK_FIELDS_FROM_DW if rank.get(f) != want.get(f)}
+        if wrong:
+            found.append(
+                f"{c}: " + ", ".join(f"{f} {got} (DW {dw_value})" for f, (got, dw_value) in wrong.items())
+            )
+    return found
 
 
 @ROUNDS.asset(
@@ -151,12 +281,20 @@ def _items_for(conn, coder_ids: list[int], round_id: int, now: dt.datetime) -> l
             blocking=True,
             description="The round's member stats were written after its DW ratings load; the search "
             "index waits for it, so it never indexes stale stats.",
-        )
+        ),
+        AssetCheckSpec(
+            "rank_fields_match_dw",
+            asset=MEMBER_STATS,
+            blocking=True,
+            description="Read back as the member API reads them (GetItem by userId, DATA_SCIENCE decoded), "
+            "every member's MARATHON_MATCH rank fields equal the DW's algo_rating, coder_rank, "
+            "country_coder_rank and school_coder_rank rows.",
+        ),
     ],
     description=(
-        "One DynamoDB item per member of the round (decision 9.7): rating, volatility, rank and "
-        "percentile, competitions, wins, top-5/top-10 finishes, max/min rating, most recent event and "
-        "rating history, written with batched BatchWriteItem calls."
+        "The member API's MemberStats and MemberHistoryStats items of every member of the round (and of "
+        "members another round's load re-ranked): the DATA_SCIENCE.MARATHON_MATCH block with its rank "
+        "fields and history, merged into the items other writers own (their tracks are kept as read)."
     ),
 )
 def member_stats(
@@ -167,8 +305,10 @@ def member_stats(
 ) -> MaterializeResult:
     round_id = round_id_of(context)
     started = time.perf_counter()
-    if member_profiles.create_stats_table:
-        ensure_table(dynamodb.get_client(), member_profiles.stats_table)
+    client = dynamodb.get_client()
+    if member_profiles.create_tables:
+        for table in (member_profiles.stats_table, member_profiles.history_table):
+            ensure_table(client, table)
     with dw_engine(dw_db).begin() as conn:
         profile_state.hold_lock(conn, "member_stats")
         now = db_now()
@@ -176,12 +316,31 @@ def member_stats(
         ranks = profile_state.current_ranks(conn)
         reranked = coders_to_republish(ranks, profile_state.published_ranks(conn)) - set(members)
         coders = members + sorted(reranked)
-        items = []
+        facts: dict[int, MarathonFacts] = {}
         for start in range(0, len(coders), 500):
-            items += _items_for(conn, coders[start : start + 500], round_id, now)
-        written = write_items(dynamodb.get_table(member_profiles.stats_table), items)
-        # kept only when the items were written: a failed write leaves them to be published again
-        profile_state.record_published(conn, {i["coderId"]: ranks.get(i["coderId"], "") for i in items})
+            facts.update(member_facts(conn, coders[start : start + 500]))
+        now_ms = epoch_ms(now)
+        stats = merge_items(
+            client,
+            member_profiles.stats_table,
+            {c: partial(stats_item, facts=f, now_ms=now_ms) for c, f in facts.items()},
+            refusals=(UnmergeableItem,),
+        )
+        history = merge_items(
+            client,
+            member_profiles.history_table,
+            {c: partial(history_item, facts=f, now_ms=now_ms) for c, f in facts.items()},
+            refusals=(UnmergeableItem,),
+        )
+        for user_id, why in {**history.refused, **stats.refused}.items():
+            context.log.warning(f"member {user_id} left as is: {why}")
+        # kept only for what was written: a failed write leaves the members to be published again
+        published = [c for c in facts if c not in stats.refused and c not in history.refused]
+        profile_state.record_published(conn, {c: ranks.get(c, NO_RANKS) for c in published})
+        checked = [c for c in members if c in facts and c not in stats.refused]
+        mismatched = rank_mismatches(
+            read_items(client, member_profiles.stats_table, checked), _dw_rank_fields(conn, checked), checked
+        )
     loads = context.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=DW_MM_RATINGS, asset_partitions=[context.partition_key]), limit=1
     ).records
@@ -194,9 +353,13 @@ def member_stats(
             "round_id": round_id,
             "members": len(members),
             "reranked_members": len(reranked),
-            "items_written": written,
+            "items_written": stats.written,
+            "history_items_written": history.written,
+            "items_left_as_is": len(set(stats.refused) | set(history.refused)),
+            "writes_repeated_after_a_concurrent_change": stats.retried + history.retried,
             "table": member_profiles.stats_table,
-            "dagster/row_count": written,
+            "history_table": member_profiles.history_table,
+            "dagster/row_count": stats.written,
             "dagster/table_name": member_profiles.stats_table,
             "seconds": round(time.perf_counter() - started, 3),
         },
@@ -208,7 +371,16 @@ def member_stats(
                     "stats_written_at": now.isoformat(),
                     "dw_loaded_at": dw_loaded_at.isoformat() if dw_loaded_at else "never",
                 },
-            )
+            ),
+            AssetCheckResult(
+                check_name="rank_fields_match_dw",
+                passed=not mismatched,
+                metadata={
+                    "members_checked": len(checked),
+                    "mismatches": len(mismatched),
+                    "first_mismatches": "\n".join(mismatched[:10]) or "none",
+                },
+            ),
         ],
     )
 
@@ -241,8 +413,9 @@ def build_member_search_index(opensearch: bool) -> AssetsDefinition:
             members = _round_members(conn, round_id)
             pending = profile_state.pending_index(conn)  # of this round or re-ranked by another
         coders = sorted(set(members) | set(pending))
-        items = read_items(dynamodb.get_resource(), member_profiles.stats_table, coders)
-        documents = [search_document(item) for item in items]
+        items = read_items(dynamodb.get_client(), member_profiles.stats_table, coders)
+        # an item another writer left without a handle (one member_stats left as is) has nothing to find
+        documents = [search_document(item) for _, item in sorted(items.items()) if item.get("handle")]
         indexed = search_index.publish(documents, engine)
         with engine.begin() as conn:
             profile_state.record_indexed(conn, pending)
@@ -256,6 +429,7 @@ def build_member_search_index(opensearch: bool) -> AssetsDefinition:
                 "pending_from_other_rounds": len(set(pending) - set(members)),
                 "target": search_index.target,
                 "members_without_stats": missing,
+                "items_without_handle": len(items) - len(documents),
                 "seconds": round(time.perf_counter() - started, 3),
             }
         )

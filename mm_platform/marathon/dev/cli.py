@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mm_platform.core.aws import build_aws_resources
 from mm_platform.core.cli_common import inbox_of, instance_of, kafka_of, load_settings, require_running_stack
@@ -16,7 +17,7 @@ from mm_platform.marathon.dev.demo import (
     timeline,
     wait_for_chain,
 )
-from mm_platform.marathon.dev.trace import trace_member
+from mm_platform.marathon.dev.trace import published_profile, trace_member
 from mm_platform.marathon.settings import MarathonSettings
 from mm_platform.marathon.stores.dw_load import round_coder_ids
 from mm_platform.marathon.stores.dw_schema import create_dw_schema
@@ -46,8 +47,8 @@ def demo(coders: int, timeout: float) -> None:
     click.echo(f"chain done in {time.time() - published_at:.1f}s\n")
     with oltp.connect() as conn:
         members = round_coder_ids(conn, round_.round_id)
-    dynamodb = build_aws_resources(settings)["dynamodb"].get_resource()
-    stats = {int(i["coderId"]): i for i in read_items(dynamodb, marathon.member_stats_table, members)}
+    dynamodb = build_aws_resources(settings)["dynamodb"].get_client()
+    stats = read_items(dynamodb, marathon.member_stats_table, members)
     for line in summary(oltp, dw, round_, stats):
         click.echo(line)
     if len(stats) != len(members):
@@ -84,3 +85,15 @@ def trace(coder_id: int) -> None:
         for e in r.events:
             click.echo(f"  inbox #{e.id} {e.status.value} {e.event_type or '-'} {e.reason or ''}".rstrip())
         click.echo(f"  => {r.problem or 'up to date'}")
+    if member is not None:
+        marathon = settings.section(MarathonSettings)
+        client = build_aws_resources(settings)["dynamodb"].get_client()
+        click.echo("")
+        try:
+            stats = read_items(client, marathon.member_stats_table, [coder_id]).get(coder_id)
+            history = read_items(client, marathon.member_history_table, [coder_id]).get(coder_id)
+        except (BotoCoreError, ClientError) as exc:  # the profile is one part of the trace, not all of it
+            click.echo(f"member profile: could not read DynamoDB ({exc})")
+        else:
+            for line in published_profile(stats, history):
+                click.echo(line)

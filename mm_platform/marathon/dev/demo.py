@@ -156,7 +156,10 @@ def summary(oltp_engine: Engine, dw_engine: Engine, demo: DemoRound, stats: dict
             lines.append(f"{r.placed:>5}  {r.handle:<14} {'':>5}    {'':>5}  {'':>5}  ({why})")
             continue
         old = "new" if r.old_rating is None else int(r.old_rating)
-        competitions = stats.get(r.coder_id, {}).get("marathon", {}).get("competitions", "-")
+        published = (
+            json.loads(stats[r.coder_id]["DATA_SCIENCE"])["MARATHON_MATCH"] if r.coder_id in stats else {}
+        )
+        competitions = published.get("rank", {}).get("competitions", "-")
         lines.append(
             f"{r.placed:>5}  {r.handle:<14} {old:>5} -> {int(r.new_rating):>5}  "
             f"{ranks.get(r.coder_id, '-'):>5}  {competitions:>12}"

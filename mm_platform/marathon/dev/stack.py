@@ -1,5 +1,5 @@
 """The marathon domain's part of the embedded stack: its topics, the OLTP sample round, the DW
-schema and the member stats table, so everything the README names exists right after `make dev`."""
+schema and the member API's stats tables, so everything the README names exists right after `make dev`."""
 
 from __future__ import annotations
 
@@ -24,4 +24,6 @@ def prepare_stack(settings: Settings) -> None:
     create_dw_schema(engine_for(settings.dw_db_url))
     if settings.aws_endpoint_url:
         dynamodb = build_aws_resources(settings)["dynamodb"].get_client()
-        ensure_table(dynamodb, settings.section(MarathonSettings).member_stats_table)
+        marathon = settings.section(MarathonSettings)
+        for table in (marathon.member_stats_table, marathon.member_history_table):
+            ensure_table(dynamodb, table)

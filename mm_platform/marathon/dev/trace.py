@@ -8,6 +8,7 @@ and the first step that is missing, stale (older than its upstream) or failed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,51 @@ def why_no_result(submissions: list[Submission]) -> str:
         "a final submission but no long_comp_result row: attendance marks only members with one (spec "
         "9.4), so the round is not rated for this member; the round's result rows are missing them"
     )
+
+
+def _when(epoch_ms: Any) -> str:
+    if epoch_ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(int(epoch_ms) / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _fields(block: dict[str, Any], names: str) -> str:
+    return "  ".join(f"{name} {block.get(name)}" for name in names.split())
+
+
+def published_profile(stats: dict[str, Any] | None, history: dict[str, Any] | None) -> list[str]:
+    """The fields a member sees on their profile, as the member API serves them from the two items."""
+    if stats is None:
+        return ["member profile: no MemberStats item (not published yet)"]
+    science = json.loads(stats.get("DATA_SCIENCE") or "{}")
+    mm = science.get("MARATHON_MATCH") or {}
+    rank = mm.get("rank") or {}
+    best = stats.get("maxRating") or {}
+    lines = [
+        f"member profile (MemberStats {stats['userId']}, updated {_when(stats.get('updatedAt'))} "
+        f"by {stats.get('updatedBy', '-')}):",
+        f"  {_fields(stats, 'handle challenges wins')}  maxRating {best.get('rating', '-')} "
+        f"({best.get('track', '-')}/{best.get('subTrack', '-')})",
+        "  MARATHON_MATCH: " + _fields(mm, "challenges wins mostRecentEventName"),
+        f"    mostRecentEventDate {_when(mm.get('mostRecentEventDate'))}  "
+        f"mostRecentSubmission {_when(mm.get('mostRecentSubmission'))}",
+        "    " + _fields(rank, "rating volatility competitions rank percentile countryRank schoolRank"),
+        "    " + _fields(rank, "avgRank avgNumSubmissions bestRank topFiveFinishes topTenFinishes"),
+        "    " + _fields(rank, "minimumRating maximumRating defaultLanguage"),
+    ]
+    others = [name for name in ("DEVELOP", "DESIGN", "COPILOT") if name in stats]
+    others += ["SRM"] if "SRM" in science else []
+    if others:
+        lines.append(f"  other tracks kept as their writers left them: {', '.join(others)}")
+    past_science = json.loads((history or {}).get("DATA_SCIENCE") or "{}")
+    past = (past_science.get("MARATHON_MATCH") or {}).get("history", [])
+    lines.append(f"  rating history (MemberHistoryStats): {len(past)} rated round(s)")
+    for entry in past[-5:]:
+        lines.append(
+            f"    {_when(entry.get('date'))[:10]}  {entry.get('challengeName')} "
+            f"({entry.get('challengeId')}): " + _fields(entry, "rating placement percentile")
+        )
+    return lines
 
 
 def trace_member(

@@ -25,13 +25,22 @@ def hold_lock(conn: Connection, name: str) -> None:
 
 
 def current_ranks(conn: Connection) -> dict[int, str]:
-    """Every ranked coder's marathon rank rows, as fingerprints."""
-    ranks: dict[int, dict[int, tuple[int, float]]] = defaultdict(dict)
-    rows = conn.execute(
-        select(dw.coder_rank).where(dw.coder_rank.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID)
-    )
-    for r in rows:
-        ranks[r.coder_id][r.coder_rank_type_id] = (r.rank, r.percentile)
+    """Every ranked coder's marathon rank rows (overall, active, country, school), as fingerprints:
+    what a round's load can change in the stats items of members who did not take part in it."""
+    ranks: dict[int, dict[object, tuple[int, float]]] = defaultdict(dict)
+    for kind, table in (
+        (None, dw.coder_rank),
+        ("country", dw.country_coder_rank),
+        ("school", dw.school_coder_rank),
+    ):
+        rows = conn.execute(
+            select(table.c.coder_id, table.c.coder_rank_type_id, table.c.rank, table.c.percentile).where(
+                table.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID
+            )
+        )
+        for r in rows:
+            key = r.coder_rank_type_id if kind is None else f"{kind}{r.coder_rank_type_id}"
+            ranks[r.coder_id][key] = (r.rank, r.percentile)
     return {coder: rank_fingerprint(rows) for coder, rows in ranks.items()}
 
 

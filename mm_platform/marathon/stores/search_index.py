@@ -34,7 +34,7 @@ class MemberSearchIndex(ConfigurableResource):
         return f"{redacted(self.url).rstrip('/')}/{self.index}" if self.url else "dw.member_search_document"
 
     def publish(self, documents: Sequence[dict[str, Any]], dw_engine: Engine) -> int:
-        """Index (create or replace, by coder id) every document; raises if any was refused."""
+        """Index (create or replace, by user id) every document; raises if any was refused."""
         if self.url:
             return self._bulk_index(documents)
         now = db_now()
@@ -43,7 +43,7 @@ class MemberSearchIndex(ConfigurableResource):
                 conn,
                 dw.member_search_document,
                 [
-                    {"coder_id": d["coderId"], "handle": d["handle"], "document": d, "indexed_at": now}
+                    {"coder_id": d["userId"], "handle": d["handle"], "document": d, "indexed_at": now}
                     for d in documents
                 ],
                 keys=["coder_id"],
@@ -63,7 +63,7 @@ class MemberSearchIndex(ConfigurableResource):
             retry_on_timeout=True,
         )
         actions = (
-            {"_op_type": "index", "_index": self.index, "_id": str(d["coderId"]), "_source": d}
+            {"_op_type": "index", "_index": self.index, "_id": str(d["userId"]), "_source": d}
             for d in documents
         )
         try:
