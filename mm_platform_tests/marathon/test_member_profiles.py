@@ -12,10 +12,14 @@ import threading
 from collections import Counter, defaultdict
 
 import boto3
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from mm_platform.core.aws import EMBEDDED_CREDENTIALS
+from mm_platform.core.devstack import free_port
 from mm_platform.marathon.defs.profile_assets import rank_mismatches
+from mm_platform.marathon.dev.cli import trace
 from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID
 from mm_platform.marathon.dev.trace import published_profile
 from mm_platform.marathon.settings import MarathonSettings
@@ -271,3 +275,32 @@ def test_trace_shows_the_fields_a_member_sees(chain: Chain) -> None:
     assert "other tracks kept as their writers left them: DEVELOP" in text
     rated = len(json.loads(history["DATA_SCIENCE"])["MARATHON_MATCH"]["history"])
     assert f"rating history (MemberHistoryStats): {rated} rated round(s)" in text
+
+
+def test_the_trace_command_ends_with_the_published_profile(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert chain.run().success
+    chain.settings.dagster_home.mkdir(parents=True)  # as the embedded stack leaves it
+    marathon = chain.settings.section(MarathonSettings)
+    for name, value in {
+        "STATE_DIR": str(chain.settings.state_dir),
+        "OLTP_DB_URL": chain.settings.oltp_db_url,
+        "DW_DB_URL": chain.settings.dw_db_url,
+        "PLATFORM_DB_URL": chain.settings.platform_db_url,
+        "AWS_ENDPOINT_URL": chain.moto,
+        "MEMBER_STATS_TABLE": marathon.member_stats_table,
+        "MEMBER_HISTORY_TABLE": marathon.member_history_table,
+    }.items():
+        monkeypatch.setenv(f"MM_PLATFORM_{name}", value)
+    coder_id = next(c for c, row in chain.lcr().items() if row[1] == 1)  # a rated member
+    result = CliRunner().invoke(trace, [str(coder_id)])
+    assert result.exit_code == 0, result.output
+    assert f"member profile (MemberStats {coder_id}, updated" in result.output
+    assert "rating history (MemberHistoryStats): 1 rated round(s)" in result.output
+    # no DynamoDB: the rest of the trace still prints, the profile says why it is missing
+    monkeypatch.setenv("MM_PLATFORM_AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    result = CliRunner().invoke(trace, [str(coder_id)])
+    assert result.exit_code == 0, result.output
+    assert f"round {SAMPLE_ROUND_ID}: attended=Y" in result.output
+    assert "member profile: could not read DynamoDB" in result.output

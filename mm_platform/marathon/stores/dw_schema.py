@@ -162,41 +162,26 @@ long_problem_submission = Table(
 # The current ranks within a country, a US state and a school: the coder_rank population of each
 # rank type, grouped (RankService, spec 2.5).
 
-country_coder_rank = Table(
-    "country_coder_rank",
-    metadata,
-    Column("coder_id", Integer, nullable=False),
-    Column("algo_rating_type_id", Integer, nullable=False),
-    Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
-    Column("country_code", String(3), nullable=False),
-    Column("rank", Integer, nullable=False),
-    Column("percentile", Float, nullable=False),
-    PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
-)
 
-state_coder_rank = Table(
-    "state_coder_rank",
-    metadata,
-    Column("coder_id", Integer, nullable=False),
-    Column("algo_rating_type_id", Integer, nullable=False),
-    Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
-    Column("state_code", String(2), nullable=False),
-    Column("rank", Integer, nullable=False),
-    Column("percentile", Float, nullable=False),
-    PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
-)
+def _group_rank_table(name: str, group: Column) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("coder_id", Integer, nullable=False),
+        Column("algo_rating_type_id", Integer, nullable=False),
+        Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
+        group,
+        Column("rank", Integer, nullable=False),
+        Column("percentile", Float, nullable=False),
+        PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
+    )
 
-school_coder_rank = Table(
-    "school_coder_rank",
-    metadata,
-    Column("coder_id", Integer, nullable=False),
-    Column("algo_rating_type_id", Integer, nullable=False),
-    Column("coder_rank_type_id", Integer, nullable=False),  # 1 overall, 2 active
-    Column("school_id", Integer, nullable=False),
-    Column("rank", Integer, nullable=False),
-    Column("percentile", Float, nullable=False),
-    PrimaryKeyConstraint("coder_id", "algo_rating_type_id", "coder_rank_type_id"),
+
+country_coder_rank = _group_rank_table(
+    "country_coder_rank", Column("country_code", String(3), nullable=False)
 )
+state_coder_rank = _group_rank_table("state_coder_rank", Column("state_code", String(2), nullable=False))
+school_coder_rank = _group_rank_table("school_coder_rank", Column("school_id", Integer, nullable=False))
 
 # Runs of consecutive marathon achievements (loadStreaks, spec 2.5); types 8-11, see rules.dw_logic.streaks
 streak = Table(
