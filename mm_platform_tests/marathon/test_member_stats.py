@@ -179,6 +179,9 @@ def test_a_stale_marathon_max_rating_is_replaced_and_another_tracks_higher_one_k
     assert stale_max(develop) == {"rating": Decimal(3000), "track": "DEVELOP", "subTrack": "CODE"}
     equal = {**stale, "maxRating": {"rating": Decimal(2900), "track": "DEVELOP", "subTrack": "CODE"}}
     assert stale_max(equal)["subTrack"] == "MARATHON_MATCH"  # "unless a higher one exists"
+    # an SRM maxRating the SRM block no longer supports (its rating fell) is recomputed from the block
+    fell = {**EXISTING, "DATA_SCIENCE": json.dumps({"SRM": {**SRM, "rank": {"rating": 2000}}})}
+    assert stale_max(fell) == {"rating": 2900, "track": "DATA_SCIENCE", "subTrack": "MARATHON_MATCH"}
 
 
 def stale_max(existing: dict) -> dict:

@@ -184,18 +184,21 @@ def _data_science(existing: Mapping[str, Any] | None, block: Mapping[str, Any]) 
 
 
 def _max_rating(existing: Any, science: Mapping[str, Any], marathon_rating: Any) -> dict[str, Any] | None:
-    """The highest current rating: the marathon one unless another track's is higher."""
+    """The highest current rating: the marathon one unless another track's is higher. The marathon
+    and SRM ratings come from the current blocks; any other track's from the maxRating as read."""
     candidates: list[tuple[float, int, dict[str, Any]]] = []
     if marathon_rating is not None:
         candidates.append(
             (float(marathon_rating), 1, {"rating": marathon_rating, "track": TRACK, "subTrack": SUBTRACK})
         )
+    recomputed = {SUBTRACK}
     srm = science.get("SRM") if isinstance(science.get("SRM"), dict) else {}
-    srm_rating = (srm.get("rank") or {}).get("rating") if isinstance(srm.get("rank"), dict) else None
+    srm_rating = srm.get("rank", {}).get("rating") if isinstance(srm.get("rank"), dict) else None
     if isinstance(srm_rating, (int, float)) and srm_rating > 0:
         candidates.append((float(srm_rating), 0, {"rating": srm_rating, "track": TRACK, "subTrack": "SRM"}))
-    if isinstance(existing, Mapping) and existing.get("subTrack") != SUBTRACK and "rating" in existing:
-        candidates.append((_number(existing["rating"]), 0, dict(existing)))  # another writer's, as read
+        recomputed.add("SRM")
+    if isinstance(existing, Mapping) and existing.get("subTrack") not in recomputed and "rating" in existing:
+        candidates.append((_number(existing["rating"]), 0, dict(existing)))
     return max(candidates, key=lambda c: c[:2])[2] if candidates else None
 
 
@@ -232,7 +235,8 @@ def history_item(existing: Mapping[str, Any] | None, facts: MarathonFacts, now_m
     """The MemberHistoryStats item with DATA_SCIENCE.MARATHON_MATCH.history replaced."""
     item = dict(existing or {})
     science = dict(track(item, TRACK) or {})
-    science[SUBTRACK] = {**(science.get(SUBTRACK) or {}), "history": marathon_history(facts)}
+    prior = science.get(SUBTRACK) if isinstance(science.get(SUBTRACK), dict) else {}
+    science[SUBTRACK] = {**prior, "history": marathon_history(facts)}
     item.update(
         {
             "userId": facts.coder_id,
