@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,10 +51,37 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
         return False
 
 
+# Ports for stacks started by tests and benchmarks come from below Linux's ephemeral range (32768+),
+# which outgoing connections and servers binding port 0 (Dagster's code servers) draw from; each
+# pytest-xdist worker has a block of its own. Asking the kernel for port 0 instead let two workers'
+# stacks, or a client's connection, take the same port between its choice and its server's bind.
+_PORT_BLOCKS_FROM, _PORT_BLOCK, _PORT_BLOCKS = 12_000, 4_000, 5
+_handed_out: set[int] = set()
+_port_lock = threading.Lock()
+
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) % (_PORT_BLOCKS - 1) if worker[2:].isdigit() else _PORT_BLOCKS - 1
+    start = _PORT_BLOCKS_FROM + index * _PORT_BLOCK
+    return range(start, start + _PORT_BLOCK)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, not handed out before by this process."""
+    block = _port_block()
+    with _port_lock:
+        for port in random.sample(block, len(block)):
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port left in {block.start}-{block.stop - 1}")
 
 
 def wait_for_port(
