@@ -203,7 +203,11 @@ def marathon(tmp: Path, moto: str, coders: int, pg: bool) -> dict[str, Any]:
 
     tmp.mkdir()
     with databases(tmp, pg) as urls:
-        env = base_env(tmp, moto) | urls | {"MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{tmp.name}"}
+        tables = {
+            "MM_PLATFORM_MEMBER_STATS_TABLE": f"member_stats_{tmp.name}",
+            "MM_PLATFORM_MEMBER_HISTORY_TABLE": f"member_history_{tmp.name}",
+        }
+        env = base_env(tmp, moto) | urls | tables
         load_sample_data(urls["MM_PLATFORM_OLTP_DB_URL"])
         platform_schema(urls["MM_PLATFORM_PLATFORM_DB_URL"])
         demo = seed_demo_round(engine_for(urls["MM_PLATFORM_OLTP_DB_URL"]), coders)
