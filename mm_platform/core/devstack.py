@@ -172,6 +172,14 @@ def stop_process(pid: int, timeout: float = 10, how: signal.Signals = signal.SIG
         os.killpg(pid, how)
     except ProcessLookupError:
         return
+    if _gone(pid, timeout):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    _gone(pid, 10)  # on a busy machine even SIGKILL takes a moment: return once its ports are closed
+
+
+def _gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
@@ -179,10 +187,9 @@ def stop_process(pid: int, timeout: float = 10, how: signal.Signals = signal.SIG
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return
+            return True
         time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    return False
 
 
 @dataclass
