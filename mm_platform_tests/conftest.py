@@ -28,41 +28,6 @@ from mm_platform.core.devstack import free_port, start_moto, start_tansu, stop_p
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sql import dispose_engine
 
-# The suite's longest tests (whole stacks with a daemon each), longest first. Under pytest-xdist's
-# worksteal scheduler each worker first gets a contiguous share of the collection, so each of these is
-# put at the start of a share: they begin at once, one per worker, instead of whenever a share
-# reaches them (the crash soak starting last made the suite minutes longer).
-LONGEST = ("test_soak.py::", "test_dev_command.py::", "test_daemon_e2e.py::", "test_production_mode.py::")
-
-
-def _share_starts(count: int, workers: int) -> list[int]:
-    """Where each worker's first share begins, as worksteal deals them out (an equal part of what is
-    left to each idle worker in turn)."""
-    starts, start = [], 0
-    for remaining in range(workers, 0, -1):
-        starts.append(start)
-        start += (count - start) // remaining
-    return starts
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 0) or 0)
-    if workers < 2:
-        return
-    longest = [item for key in LONGEST for item in items if key in item.nodeid]
-    rest = [item for item in items if item not in longest]
-    starts = _share_starts(len(items), workers)
-    placed = []
-    for index, item in enumerate(longest):
-        # one per share, then back in snake order (the share with the shortest long test gets the next)
-        turn, lap = index % workers, index // workers
-        share = turn if lap % 2 == 0 else workers - 1 - turn
-        placed.append((starts[share] + lap, item))
-    ordered = list(rest)
-    for position, item in sorted(placed, key=lambda placed_item: placed_item[0]):
-        ordered.insert(min(position, len(ordered)), item)
-    items[:] = ordered
-
 
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
