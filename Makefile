@@ -25,7 +25,7 @@ dev: install
 test: install
 	scripts/ensure-postgres
 	$(BIN)/ruff check mm_platform mm_platform_tests benchmarks
-	$(BIN)/python -m pytest -n 3 --dist loadgroup --durations=15 mm_platform_tests
+	$(BIN)/python -m pytest -n 3 --dist load --durations=15 mm_platform_tests
 
 lint: install
 	$(BIN)/ruff check mm_platform mm_platform_tests benchmarks

@@ -28,6 +28,36 @@ from mm_platform.core.devstack import free_port, start_moto, start_tansu, stop_p
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.core.sql import dispose_engine
 
+# The tests that bring up a whole stack with a daemon run one after another on one pytest-xdist worker
+# while the other workers take the rest: side by side on two cores they pushed the load to 20 and
+# starved each other's runs into their timeouts. (xdist's own `xdist_group` marks are lost under
+# pytest 9: xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads.)
+WHOLE_STACK_MODULES = frozenset(
+    {
+        "mm_platform_tests/test_soak.py",
+        "mm_platform_tests/test_dev_command.py",
+        "mm_platform_tests/test_daemon_e2e.py",
+        "mm_platform_tests/test_production_mode.py",
+        "mm_platform_tests/scoring/test_scoring_daemon.py",
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class WholeStacksInTurn(LoadGroupScheduling):
+        """Each test is a unit of its own, but the whole-stack modules are one unit, dealt out first
+        (xdist deals the units with the most tests first)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return "whole_stack" if nodeid.split("::", 1)[0] in WHOLE_STACK_MODULES else nodeid
+
+    return WholeStacksInTurn(config, log)
+
 
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -26,11 +26,6 @@ from mm_platform.core.sql import engine_for
 from mm_platform.definitions import build_definitions
 from mm_platform.marathon.dev.sample_data import SAMPLE_ROUND_ID, load_sample_data, review_end_event
 
-# One whole stack with a daemon at a time (`make test` runs pytest-xdist with --dist loadgroup): side by
-# side on two cores they starved each other's runs into their timeouts; in turn on one worker they
-# leave the other workers the CPU for the rest of the suite.
-pytestmark = pytest.mark.xdist_group("whole_stack")
-
 REPO = Path(__file__).resolve().parents[1]
 ATTENDANCE = AssetKey(["marathon", "long_comp_result_attendance"])
 ROUND_RATINGS = AssetKey(["marathon", "round_ratings"])

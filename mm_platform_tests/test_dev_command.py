@@ -32,11 +32,6 @@ from mm_platform.verified_fan.settings import VerifiedFanSettings
 from mm_platform.verified_fan.stores.resources import demand_table_of
 from mm_platform.verified_fan.stores.services import EntryService
 
-# One whole stack with a daemon at a time (`make test` runs pytest-xdist with --dist loadgroup): side by
-# side on two cores they starved each other's runs into their timeouts; in turn on one worker they
-# leave the other workers the CPU for the rest of the suite.
-pytestmark = pytest.mark.xdist_group("whole_stack")
-
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -41,11 +41,6 @@ from mm_platform.verified_fan.stores.demand_store import DemandTable
 from mm_platform_tests.conftest import RecordingServer
 from mm_platform_tests.verified_fan.conftest import TOUR, Services
 
-# One whole stack with a daemon at a time (`make test` runs pytest-xdist with --dist loadgroup): side by
-# side on two cores they starved each other's runs into their timeouts; in turn on one worker they
-# leave the other workers the CPU for the rest of the suite.
-pytestmark = pytest.mark.xdist_group("whole_stack")
-
 REPO = Path(__file__).resolve().parents[1]
 MEMBER_STATS = AssetKey(["marathon", "member_stats"])
 TIMEOUT = 180

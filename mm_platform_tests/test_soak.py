@@ -11,11 +11,6 @@ import pytest
 
 from mm_platform_tests.soak import SoakPlan, build_input, mismatches, run_soak
 
-# One whole stack with a daemon at a time (`make test` runs pytest-xdist with --dist loadgroup): side by
-# side on two cores they starved each other's runs into their timeouts; in turn on one worker they
-# leave the other workers the CPU for the rest of the suite.
-pytestmark = pytest.mark.xdist_group("whole_stack")
-
 
 @pytest.mark.timeout(1200)  # two stacks, a daemon each, kills and restarts: minutes on a busy machine
 def test_killing_the_daemon_and_the_broker_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:

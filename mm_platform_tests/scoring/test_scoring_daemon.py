@@ -23,11 +23,6 @@ from mm_platform.scoring.dev.submission_api_standin import serve
 from mm_platform_tests.scoring.test_scoring_flow import TOKEN, challenge_configs, moto_s3, put_configs
 from mm_platform_tests.test_daemon_e2e import REPO, start_daemon, wait_for
 
-# One whole stack with a daemon at a time (`make test` runs pytest-xdist with --dist loadgroup): side by
-# side on two cores they starved each other's runs into their timeouts; in turn on one worker they
-# leave the other workers the CPU for the rest of the suite.
-pytestmark = pytest.mark.xdist_group("whole_stack")
-
 BUCKET = "scoring-daemon-submissions"
 # hangs until the test lets it go, then crashes: no assumption about how fast the machine is
 HANGING_SCORER = (
