@@ -121,7 +121,7 @@ def test_dev_serves_the_ui_runs_the_slice_and_stops_everything(tmp_path: Path) -
                 "--domain",
                 "verified-fan",
                 "--rows",
-                "800",
+                "300",
                 "--timeout",
                 "300",
             ],

@@ -17,7 +17,7 @@ def test_killing_the_daemon_and_the_broker_loses_nothing_and_applies_nothing_twi
     # small: two whole stacks with a daemon each are the suite's largest cost on two cores, and
     # their daemons' ticks cost CPU for as long as the input takes to settle
     plan = SoakPlan(
-        messages=160, rounds=2, files=2, campaigns=2, rows_per_file=150, batches=2, daemon_kills=2
+        messages=100, rounds=1, files=2, campaigns=1, rows_per_file=120, batches=2, daemon_kills=2
     )
     data = build_input(plan)
     assert data.duplicates > 0 and data.uploads == plan.files
