@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint bench clean-state
+.PHONY: install dev test soak lint bench clean-state
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ dev: install
 test: install
 	scripts/ensure-postgres
 	$(BIN)/ruff check mm_platform mm_platform_tests benchmarks
-	$(BIN)/python -m pytest -n 3 --dist load --durations=15 mm_platform_tests
+	$(BIN)/python -m pytest -n 3 --dist load --durations=15 -m "not soak" mm_platform_tests
+
+soak: install  ## the crash soak: two whole stacks, the daemon and the broker SIGKILLed at random
+	scripts/ensure-postgres
+	$(BIN)/python -m pytest -m soak mm_platform_tests/test_soak.py
 
 lint: install
 	$(BIN)/ruff check mm_platform mm_platform_tests benchmarks
