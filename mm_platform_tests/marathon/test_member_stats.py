@@ -45,7 +45,6 @@ def result(
         attended,
         rated,
         rating,
-        300 if rating else None,
         submissions,
         50.0 + round_id if rating else None,
     )
@@ -65,8 +64,7 @@ TOURIST = MarathonFacts(
         result(4, 2, None, None, attended=False, rated=False, submissions=None),
         result(5, 3, 2, None, rated=False, submissions=5),
     ),
-    default_language="C++",
-    most_recent_submission=MARCH + 5_000,
+    languages=(LanguageUse("Java", 2, MARCH), LanguageUse("C++", 6, MARCH + 5_000), LanguageUse(None, 1, 7)),
 )
 
 

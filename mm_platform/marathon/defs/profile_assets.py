@@ -2,10 +2,11 @@
 They replace the nightly DW -> DynamoDB cron and the DynamoDB -> Elasticsearch Lambda."""
 
 import datetime as dt
-import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from functools import partial
+from typing import Any, TypeVar
 
 from dagster import (
     AssetCheckResult,
@@ -35,9 +36,9 @@ from mm_platform.marathon.rules.member_stats import (
     RoundResult,
     UnmergeableItem,
     coders_to_republish,
-    default_language,
     epoch_ms,
     history_item,
+    published_marathon,
     search_document,
     stats_item,
 )
@@ -48,6 +49,7 @@ from mm_platform.marathon.stores.search_index import MemberSearchIndex
 from mm_platform.marathon.stores.stats_store import ensure_table, merge_items, read_items
 
 MEMBER_STATS = ROUNDS.key("member_stats")
+T = TypeVar("T")
 
 # what a MemberStats item holds (rules/member_stats.stats_item), shown as the asset's schema
 MEMBER_STATS_ITEM = TableSchema(
@@ -103,6 +105,14 @@ def _round_members(conn, round_id: int) -> list[int]:
     return sorted(r[0] for r in conn.execute(select(lcr.c.coder_id).where(lcr.c.round_id == round_id)))
 
 
+def _in_chunks(read: Callable[[Any, list[int]], dict[int, T]], conn, coder_ids: list[int]) -> dict[int, T]:
+    """`read` over the coders 500 at a time (a bounded IN list on every database)."""
+    found: dict[int, T] = {}
+    for start in range(0, len(coder_ids), 500):
+        found.update(read(conn, coder_ids[start : start + 500]))
+    return found
+
+
 def _by_coder(rows) -> dict[int, dict]:
     return {r.coder_id: dict(r._mapping) for r in rows}
 
@@ -139,7 +149,6 @@ def _results(conn, coder_ids: list[int]) -> dict[int, list[RoundResult]]:
             lcr.c.attended,
             lcr.c.rated_ind,
             lcr.c.new_rating,
-            lcr.c.new_vol,
             lcr.c.num_submissions,
             rh.c.percentile,
         )
@@ -156,7 +165,6 @@ def _results(conn, coder_ids: list[int]) -> dict[int, list[RoundResult]]:
                 r.attended == "Y",
                 r.rated_ind == 1,
                 r.new_rating,
-                r.new_vol,
                 r.num_submissions,
                 r.percentile,
             )
@@ -211,10 +219,7 @@ def member_facts(conn, coder_ids: list[int]) -> dict[int, MarathonFacts]:
             country_rank=country.get(c),
             school_rank=school.get(c),
             results=tuple(results.get(c, [])),
-            default_language=default_language(languages.get(c, [])),
-            most_recent_submission=max(
-                (u.last_submit for u in languages.get(c, []) if u.last_submit), default=None
-            ),
+            languages=tuple(languages.get(c, [])),
         )
         for c in coder_ids
         if c in coders
@@ -258,7 +263,7 @@ def rank_mismatches(items: dict[int, dict], expected: dict[int, dict], coder_ids
         if c not in items:
             found.append(f"{c}: no item")
             continue
-        rank = (json.loads(items[c]["DATA_SCIENCE"]).get("MARATHON_MATCH") or {}).get("rank") or {}
+        rank = published_marathon(items[c]).get("rank") or {}
         want = expected.get(c, {})
         wrong = {f: (rank.get(f), want.get(f)) for f in RANK_FIELDS_FROM_DW if rank.get(f) != want.get(f)}
         if wrong:
@@ -316,9 +321,7 @@ def member_stats(
         ranks = profile_state.current_ranks(conn)
         reranked = coders_to_republish(ranks, profile_state.published_ranks(conn)) - set(members)
         coders = members + sorted(reranked)
-        facts: dict[int, MarathonFacts] = {}
-        for start in range(0, len(coders), 500):
-            facts.update(member_facts(conn, coders[start : start + 500]))
+        facts = _in_chunks(member_facts, conn, coders)
         now_ms = epoch_ms(now)
         stats = merge_items(
             client,
@@ -339,7 +342,9 @@ def member_stats(
         profile_state.record_published(conn, {c: ranks.get(c, NO_RANKS) for c in published})
         checked = [c for c in members if c in facts and c not in stats.refused]
         mismatched = rank_mismatches(
-            read_items(client, member_profiles.stats_table, checked), _dw_rank_fields(conn, checked), checked
+            read_items(client, member_profiles.stats_table, checked),
+            _in_chunks(_dw_rank_fields, conn, checked),
+            checked,
         )
     loads = context.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=DW_MM_RATINGS, asset_partitions=[context.partition_key]), limit=1

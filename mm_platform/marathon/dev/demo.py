@@ -15,6 +15,7 @@ from mm_platform.core.inbox import EventInbox, InboxEvent, Status
 from mm_platform.core.kafka import KafkaResource
 from mm_platform.marathon.dev.sample_data import insert_round, review_end_event
 from mm_platform.marathon.dev.trace import CHAIN
+from mm_platform.marathon.rules.member_stats import published_marathon
 from mm_platform.marathon.stores import dw_schema as dw
 from mm_platform.marathon.stores import schema as oltp
 
@@ -156,9 +157,7 @@ def summary(oltp_engine: Engine, dw_engine: Engine, demo: DemoRound, stats: dict
             lines.append(f"{r.placed:>5}  {r.handle:<14} {'':>5}    {'':>5}  {'':>5}  ({why})")
             continue
         old = "new" if r.old_rating is None else int(r.old_rating)
-        published = (
-            json.loads(stats[r.coder_id]["DATA_SCIENCE"])["MARATHON_MATCH"] if r.coder_id in stats else {}
-        )
+        published = published_marathon(stats[r.coder_id]) if r.coder_id in stats else {}
         competitions = published.get("rank", {}).get("competitions", "-")
         lines.append(
             f"{r.placed:>5}  {r.handle:<14} {old:>5} -> {int(r.new_rating):>5}  "

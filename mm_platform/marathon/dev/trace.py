@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from mm_platform.core.inbox import EventInbox, InboxEvent
 from mm_platform.marathon.rules.attendance import Submission
+from mm_platform.marathon.rules.member_stats import published_marathon
 from mm_platform.marathon.stores import oltp as oltp_queries
 from mm_platform.marathon.stores import schema as oltp
 
@@ -127,8 +128,8 @@ def published_profile(stats: dict[str, Any] | None, history: dict[str, Any] | No
     """The fields a member sees on their profile, as the member API serves them from the two items."""
     if stats is None:
         return ["member profile: no MemberStats item (not published yet)"]
-    science = json.loads(stats.get("DATA_SCIENCE") or "{}")
-    mm = science.get("MARATHON_MATCH") or {}
+    science = json.loads(stats.get("DATA_SCIENCE") or "{}")  # the SRM block, if any, shows as kept
+    mm = published_marathon(stats)
     rank = mm.get("rank") or {}
     best = stats.get("maxRating") or {}
     lines = [
@@ -147,8 +148,7 @@ def published_profile(stats: dict[str, Any] | None, history: dict[str, Any] | No
     others += ["SRM"] if "SRM" in science else []
     if others:
         lines.append(f"  other tracks kept as their writers left them: {', '.join(others)}")
-    past_science = json.loads((history or {}).get("DATA_SCIENCE") or "{}")
-    past = (past_science.get("MARATHON_MATCH") or {}).get("history", [])
+    past = published_marathon(history or {}).get("history", [])
     lines.append(f"  rating history (MemberHistoryStats): {len(past)} rated round(s)")
     for entry in past[-5:]:
         lines.append(

@@ -40,9 +40,15 @@ class RoundResult:
     attended: bool
     rated: bool
     new_rating: int | None
-    new_vol: int | None
     num_submissions: int | None = None
     percentile: float | None = None  # the overall rank percentile the round's load gave the member
+
+
+@dataclass(frozen=True)
+class LanguageUse:
+    language: str | None  # None: submissions without a known language
+    submissions: int
+    last_submit: int | None  # epoch ms
 
 
 @dataclass(frozen=True)
@@ -56,15 +62,7 @@ class MarathonFacts:
     country_rank: int | None = None
     school_rank: int | None = None
     results: tuple[RoundResult, ...] = ()
-    default_language: str | None = None
-    most_recent_submission: int | None = None  # epoch ms
-
-
-@dataclass(frozen=True)
-class LanguageUse:
-    language: str | None  # None: submissions without a known language
-    submissions: int
-    last_submit: int | None  # epoch ms
+    languages: tuple[LanguageUse, ...] = ()  # of the member's full submissions
 
 
 def default_language(uses: Iterable[LanguageUse]) -> str | None:
@@ -101,7 +99,7 @@ def marathon_block(facts: MarathonFacts) -> dict[str, Any]:
         "wins": sum(1 for p in placed if p == 1),
         "mostRecentEventName": latest.event_name if latest else None,
         "mostRecentEventDate": epoch_ms(latest.start_date) if latest else None,
-        "mostRecentSubmission": facts.most_recent_submission,
+        "mostRecentSubmission": max((u.last_submit for u in facts.languages if u.last_submit), default=None),
         "rank": {
             "rating": rating.get("rating"),
             "competitions": rating.get("num_ratings", 0),
@@ -117,7 +115,7 @@ def marathon_block(facts: MarathonFacts) -> dict[str, Any]:
             "maximumRating": rating.get("highest_rating"),
             "countryRank": facts.country_rank,
             "schoolRank": facts.school_rank,
-            "defaultLanguage": facts.default_language,
+            "defaultLanguage": default_language(facts.languages),
         },
     }
 
@@ -158,6 +156,16 @@ def track(item: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     return value
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A decoded JSON value as an object; anything else as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def published_marathon(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DATA_SCIENCE.MARATHON_MATCH of a published item, as the member API decodes it ({} if none)."""
+    return _object(json.loads(item.get(TRACK) or "{}").get(SUBTRACK))
+
+
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) else 0.0
 
@@ -170,7 +178,7 @@ def _data_science(existing: Mapping[str, Any] | None, block: Mapping[str, Any]) 
     """The DATA_SCIENCE object with the marathon block in it and its totals over SRM and marathon."""
     science = dict(track(existing or {}, TRACK) or {})
     science[SUBTRACK] = dict(block)
-    srm = science.get("SRM") if isinstance(science.get("SRM"), dict) else None
+    srm = _object(science.get("SRM"))
     science["challenges"] = _count(srm, "challenges") + block["challenges"]
     science["wins"] = _count(srm, "wins") + block["wins"]
     latest = max(
@@ -192,14 +200,26 @@ def _max_rating(existing: Any, science: Mapping[str, Any], marathon_rating: Any)
             (float(marathon_rating), 1, {"rating": marathon_rating, "track": TRACK, "subTrack": SUBTRACK})
         )
     recomputed = {SUBTRACK}
-    srm = science.get("SRM") if isinstance(science.get("SRM"), dict) else {}
-    srm_rating = srm.get("rank", {}).get("rating") if isinstance(srm.get("rank"), dict) else None
+    srm_rating = _object(_object(science.get("SRM")).get("rank")).get("rating")
     if isinstance(srm_rating, (int, float)) and srm_rating > 0:
         candidates.append((float(srm_rating), 0, {"rating": srm_rating, "track": TRACK, "subTrack": "SRM"}))
         recomputed.add("SRM")
     if isinstance(existing, Mapping) and existing.get("subTrack") not in recomputed and "rating" in existing:
         candidates.append((_number(existing["rating"]), 0, dict(existing)))
     return max(candidates, key=lambda c: c[:2])[2] if candidates else None
+
+
+def _owned(item: Mapping[str, Any], facts: MarathonFacts, now_ms: int) -> dict[str, Any]:
+    """The identity and audit attributes the platform sets on both items (created* kept once set)."""
+    return {
+        "userId": facts.coder_id,
+        "handle": facts.handle,
+        "handleLower": facts.handle.lower(),
+        "createdAt": item.get("createdAt", now_ms),
+        "createdBy": item.get("createdBy", AUTHOR),
+        "updatedAt": now_ms,
+        "updatedBy": AUTHOR,
+    }
 
 
 def stats_item(existing: Mapping[str, Any] | None, facts: MarathonFacts, now_ms: int) -> dict[str, Any]:
@@ -212,16 +232,10 @@ def stats_item(existing: Mapping[str, Any] | None, facts: MarathonFacts, now_ms:
     best = _max_rating(item.get("maxRating"), science, (facts.rating or {}).get("rating"))
     item.update(
         {
-            "userId": facts.coder_id,
-            "handle": facts.handle,
-            "handleLower": facts.handle.lower(),
+            **_owned(item, facts, now_ms),
             "challenges": sum(_count(b, "challenges") for b in totals.values()),
             "wins": sum(_count(b, "wins") for b in totals.values()),
             TRACK: encode(science),
-            "createdAt": item.get("createdAt", now_ms),
-            "createdBy": item.get("createdBy", AUTHOR),
-            "updatedAt": now_ms,
-            "updatedBy": AUTHOR,
         }
     )
     if best is None:
@@ -235,20 +249,8 @@ def history_item(existing: Mapping[str, Any] | None, facts: MarathonFacts, now_m
     """The MemberHistoryStats item with DATA_SCIENCE.MARATHON_MATCH.history replaced."""
     item = dict(existing or {})
     science = dict(track(item, TRACK) or {})
-    prior = science.get(SUBTRACK) if isinstance(science.get(SUBTRACK), dict) else {}
-    science[SUBTRACK] = {**prior, "history": marathon_history(facts)}
-    item.update(
-        {
-            "userId": facts.coder_id,
-            "handle": facts.handle,
-            "handleLower": facts.handle.lower(),
-            TRACK: encode(science),
-            "createdAt": item.get("createdAt", now_ms),
-            "createdBy": item.get("createdBy", AUTHOR),
-            "updatedAt": now_ms,
-            "updatedBy": AUTHOR,
-        }
-    )
+    science[SUBTRACK] = {**_object(science.get(SUBTRACK)), "history": marathon_history(facts)}
+    item.update({**_owned(item, facts, now_ms), TRACK: encode(science)})
     return item
 
 
