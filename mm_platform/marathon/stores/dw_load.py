@@ -379,10 +379,11 @@ def _update_summaries(dw_conn: Connection, coder_ids: list[int]) -> int:
     return len(rows)
 
 
+# each group rank table, its group column, and the name of its row count in the load's metadata
 GROUP_RANK_TABLES = (
-    (dw.country_coder_rank, "country_code"),
-    (dw.state_coder_rank, "state_code"),
-    (dw.school_coder_rank, "school_id"),
+    (dw.country_coder_rank, "country_code", "country_ranks"),
+    (dw.state_coder_rank, "state_code", "state_ranks"),
+    (dw.school_coder_rank, "school_id", "school_ranks"),
 )
 
 
@@ -401,32 +402,21 @@ def _groups(dw_conn: Connection) -> dict[str, dict[int, Any]]:
     }
 
 
-def _rebuild_group_ranks(dw_conn: Connection, latest: int) -> dict[str, int]:
-    """country/state/school ranks, rebuilt globally from the current ranks' population (the rank
-    history of the latest rated round) and that round's ratings."""
-    rh = dw.coder_rank_history
-    population = [
-        (r.coder_id, r.coder_rank_type_id)
-        for r in dw_conn.execute(
-            select(rh.c.coder_id, rh.c.coder_rank_type_id).where(
-                rh.c.round_id == latest, rh.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID
-            )
-        )
-    ]
+def _rebuild_group_ranks(
+    dw_conn: Connection, latest: int, population: list[tuple[int, int]]
+) -> dict[str, int]:
+    """country/state/school ranks, rebuilt globally from the current ranks' population ((coder, rank
+    type) of the latest rated round's rank history) and that round's ratings."""
     ratings = {c: e.rating for c, e in _history(dw_conn, latest).items()}
     groups = _groups(dw_conn)
     counts = {}
-    for table, column in GROUP_RANK_TABLES:
+    for table, column, name in GROUP_RANK_TABLES:
         dw_conn.execute(delete(table).where(table.c.algo_rating_type_id == MARATHON_RATING_TYPE_ID))
         rows = [_group_rank_values(r, column) for r in group_ranks(population, ratings, groups[column])]
         for chunk in _chunks(rows):
             dw_conn.execute(table.insert(), chunk)
-        counts[column] = len(rows)
-    return {
-        "country_ranks": counts["country_code"],
-        "state_ranks": counts["state_code"],
-        "school_ranks": counts["school_id"],
-    }
+        counts[name] = len(rows)
+    return counts
 
 
 def _group_rank_values(row: GroupRankRow, column: str) -> dict[str, Any]:
@@ -525,7 +515,7 @@ def load_round_ratings(oltp_conn: Connection, dw_conn: Connection, round_id: int
         )
 
     # the current ranks are those of the latest rated round (not of the round just loaded)
-    group_counts = {"country_ranks": 0, "state_ranks": 0, "school_ranks": 0}
+    group_counts = {name: 0 for *_, name in GROUP_RANK_TABLES}
     if ordered:
         latest = ordered[-1][1]
         dw_conn.execute(
@@ -545,7 +535,8 @@ def load_round_ratings(oltp_conn: Connection, dw_conn: Connection, round_id: int
         ]
         for chunk in _chunks(current):
             dw_conn.execute(dw.coder_rank.insert(), chunk)
-        group_counts = _rebuild_group_ranks(dw_conn, latest)
+        population = [(r["coder_id"], r["coder_rank_type_id"]) for r in current]
+        group_counts = _rebuild_group_ranks(dw_conn, latest, population)
     streak_count = _rebuild_streaks(dw_conn)
     summaries = _update_summaries(dw_conn, round_coder_ids(oltp_conn, round_id))
     history_rows = dw_conn.execute(
