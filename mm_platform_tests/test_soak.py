@@ -15,8 +15,8 @@ from mm_platform_tests.soak import SoakPlan, build_input, mismatches, run_soak
 @pytest.mark.soak  # minutes of two whole stacks' CPU: `make soak`, outside the 15-minute `make test`
 @pytest.mark.timeout(1200)  # two stacks, a daemon each, kills and restarts: minutes on a busy machine
 def test_killing_the_daemon_and_the_broker_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
-    # small: two whole stacks with a daemon each are the suite's largest cost on two cores, and
-    # their daemons' ticks cost CPU for as long as the input takes to settle
+    # small, for a run in minutes: two whole stacks with a daemon each, whose ticks cost CPU for as
+    # long as the input takes to settle (`benchmarks/soak.py` runs it big)
     plan = SoakPlan(
         messages=100, rounds=1, files=2, campaigns=1, rows_per_file=120, batches=2, daemon_kills=2
     )
